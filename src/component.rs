@@ -1,0 +1,259 @@
+//! Component identities and the traits every receiver, processor and exporter implements.
+
+use std::fmt;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::Consumers;
+use crate::signal::{Batch, Data};
+
+/// The kind of a component, as in the collector's top-level config sections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// Brings data in (`receivers:`).
+    Receiver,
+    /// Transforms data inside a pipeline (`processors:`).
+    Processor,
+    /// Sends data out (`exporters:`).
+    Exporter,
+    /// Runs beside the pipelines (`extensions:`).
+    Extension,
+    /// Joins pipelines (`connectors:`); not supported yet.
+    Connector,
+}
+
+impl Kind {
+    /// The config section name (`receivers`, …).
+    pub fn section(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receivers",
+            Kind::Processor => "processors",
+            Kind::Exporter => "exporters",
+            Kind::Extension => "extensions",
+            Kind::Connector => "connectors",
+        }
+    }
+
+    /// The singular name (`receiver`, …).
+    pub fn singular(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receiver",
+            Kind::Processor => "processor",
+            Kind::Exporter => "exporter",
+            Kind::Extension => "extension",
+            Kind::Connector => "connector",
+        }
+    }
+}
+
+/// A component ID: `type` or `type/name` (e.g. `otlp/jaeger`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ComponentId {
+    type_name: String,
+    name: Option<String>,
+}
+
+impl ComponentId {
+    /// Parses `type` or `type/name`; the type must be non-empty and made of letters, digits and `_`.
+    pub fn parse(s: &str) -> Result<ComponentId, String> {
+        let s = s.trim();
+        let (t, n) = match s.split_once('/') {
+            Some((t, n)) => (t, Some(n)),
+            None => (s, None),
+        };
+        if t.is_empty() {
+            return Err(format!(
+                "component id {s:?}: the type part must not be empty"
+            ));
+        }
+        if !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "component id {s:?}: the type {t:?} may only contain letters, digits and '_'"
+            ));
+        }
+        if let Some(n) = n {
+            if n.is_empty() {
+                return Err(format!(
+                    "component id {s:?}: the name after '/' must not be empty"
+                ));
+            }
+        }
+        Ok(ComponentId {
+            type_name: t.to_string(),
+            name: n.map(str::to_string),
+        })
+    }
+
+    /// Builds an ID from a type and optional name.
+    pub fn new(type_name: &str, name: Option<&str>) -> ComponentId {
+        ComponentId {
+            type_name: type_name.to_string(),
+            name: name.map(str::to_string),
+        }
+    }
+
+    /// The component type (`otlp` in `otlp/jaeger`).
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// The instance name (`jaeger` in `otlp/jaeger`), if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The same ID with its type replaced (used to map deprecated type names).
+    pub fn with_type(&self, type_name: &str) -> ComponentId {
+        ComponentId {
+            type_name: type_name.to_string(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{}/{}", self.type_name, n),
+            None => f.write_str(&self.type_name),
+        }
+    }
+}
+
+/// An error a component reports about its own config: a key path relative to the
+/// component's config, a message, and an optional hint ("did you mean …").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentConfigError {
+    /// Key path inside the component's config (empty for the component itself).
+    pub path: Vec<String>,
+    /// What is wrong, in words a user can act on.
+    pub message: String,
+    /// A suggestion, e.g. `did you mean "endpoint"?`.
+    pub hint: Option<String>,
+}
+
+impl ComponentConfigError {
+    /// An error about the key at `path` (dot-free segments).
+    pub fn at(path: &[&str], message: impl Into<String>) -> Self {
+        ComponentConfigError {
+            path: path.iter().map(|s| s.to_string()).collect(),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// Adds a hint.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for ComponentConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path.join("::"))?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, " ({h})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ComponentConfigError {}
+
+/// What a receiver is given when it starts.
+pub struct ReceiverContext {
+    /// The receiver's ID, for logs and metrics.
+    pub id: ComponentId,
+    /// Where to deliver each signal; `None` for a signal no pipeline takes from this receiver.
+    pub consumers: Consumers,
+    /// Cancelled when the service stops: stop accepting, finish in-flight requests, return.
+    pub shutdown: CancellationToken,
+}
+
+/// A receiver: binds its listeners in `start` and delivers what it accepts to its consumers.
+#[async_trait]
+pub trait Receiver: Send {
+    /// Binds listeners (errors name the address) and spawns the serving task, which must end
+    /// once `ctx.shutdown` is cancelled and in-flight requests are answered.
+    async fn start(self: Box<Self>, ctx: ReceiverContext) -> anyhow::Result<JoinHandle<()>>;
+}
+
+/// A processor instance: one per pipeline that lists it. Processors only see data.
+///
+/// Processors are synchronous: they transform, drop, split or hold back batches. A processor
+/// that holds data (batch) reports when it next wants to flush with `next_deadline`.
+pub trait Processor: Send {
+    /// Processes one batch, pushing zero or more batches onto `out`.
+    fn process(&mut self, batch: Batch, out: &mut Vec<Batch>);
+
+    /// When this processor next wants `on_deadline` called, if it holds data.
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Called at or after the deadline returned by `next_deadline`.
+    fn on_deadline(&mut self, _now: Instant, _out: &mut Vec<Batch>) {}
+
+    /// Called once at shutdown: push everything still held onto `out`.
+    fn shutdown(&mut self, _out: &mut Vec<Batch>) {}
+}
+
+/// Why an export failed, and whether retrying could help.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Retrying may succeed (network error, UNAVAILABLE, HTTP 503…).
+    #[error("{message}")]
+    Retryable {
+        /// What went wrong.
+        message: String,
+        /// A delay the backend asked for (RetryInfo / Retry-After).
+        retry_after: Option<std::time::Duration>,
+    },
+    /// Retrying cannot help (bad request, unauthenticated…); the data is dropped.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl ExportError {
+    /// A short, stable description of the cause, used to log each cause once.
+    pub fn cause_key(&self) -> String {
+        let msg = match self {
+            ExportError::Retryable { message, .. } => message,
+            ExportError::Permanent(m) => m,
+        };
+        msg.chars().take(80).collect()
+    }
+}
+
+/// An exporter instance: one per exporter ID, fed by every pipeline that lists it.
+#[async_trait]
+pub trait Exporter: Send + Sync {
+    /// Sends one batch. May be called concurrently.
+    async fn export(&self, data: Data) -> Result<(), ExportError>;
+
+    /// Called once after the last export, before the service exits.
+    async fn shutdown(&self) {}
+}
+
+/// What an extension is given when it starts.
+pub struct ExtensionContext {
+    /// The extension's ID.
+    pub id: ComponentId,
+    /// Cancelled when the service stops.
+    pub shutdown: CancellationToken,
+}
+
+/// An extension: runs beside the pipelines (health_check, zpages, pprof…).
+#[async_trait]
+pub trait Extension: Send {
+    /// Binds listeners and spawns the extension's task, which ends once `ctx.shutdown` is
+    /// cancelled.
+    async fn start(self: Box<Self>, ctx: ExtensionContext) -> anyhow::Result<JoinHandle<()>>;
+}

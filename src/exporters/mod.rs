@@ -1,0 +1,5 @@
+//! Exporters: components that send telemetry out of Sluice.
+
+pub mod debug;
+pub mod otlp_grpc;
+pub mod otlp_http;

@@ -1,0 +1,15 @@
+//! Sluice: a telemetry pipeline daemon that runs OpenTelemetry Collector configs.
+
+#![warn(missing_docs)]
+
+pub mod component;
+pub mod config;
+pub mod exporters;
+pub mod otlp_json;
+pub mod pipeline;
+pub mod processors;
+pub mod receivers;
+pub mod registry;
+pub mod service;
+pub mod signal;
+pub mod telemetry;

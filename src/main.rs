@@ -1,0 +1,162 @@
+//! The `sluice` command: run the daemon, validate or print a config, list components.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use sluice::config;
+use sluice::registry;
+use sluice::service::Service;
+use sluice::telemetry;
+
+/// Sluice: a telemetry pipeline daemon that runs OpenTelemetry Collector configs.
+#[derive(Parser)]
+#[command(name = "sluice", version, about)]
+struct Cli {
+    /// Config file (YAML, OpenTelemetry Collector format). Repeat to deep-merge several in order.
+    #[arg(long = "config", short = 'c', global = true, value_name = "FILE")]
+    config: Vec<PathBuf>,
+
+    /// How long to drain accepted data on SIGTERM/SIGINT before giving up.
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
+    shutdown_timeout: Duration,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse, expand and check the config; print "config OK" or every problem found.
+    Validate,
+    /// List the built-in component types per kind, with their signals.
+    Components,
+    /// Print the merged, expanded config with secrets redacted.
+    PrintConfig,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("bad duration unit in {s:?} (use ms, s or m)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Components) => {
+            print_components();
+            ExitCode::SUCCESS
+        }
+        Some(Command::Validate) => match load(&cli.config) {
+            Some(loaded) => {
+                for w in &loaded.warnings {
+                    println!("warning: {w}");
+                }
+                println!("config OK");
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::FAILURE,
+        },
+        Some(Command::PrintConfig) => match load(&cli.config) {
+            Some(loaded) => {
+                print!("{}", config::to_yaml(&config::redact(&loaded.expanded)));
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::FAILURE,
+        },
+        None => run(&cli),
+    }
+}
+
+fn load(paths: &[PathBuf]) -> Option<config::Loaded> {
+    if paths.is_empty() {
+        eprintln!("error: no config given; pass --config FILE (e.g. --config config/default.yaml)");
+        return None;
+    }
+    match config::load(paths) {
+        Ok(loaded) => Some(loaded),
+        Err(errors) => {
+            eprintln!("{errors}");
+            None
+        }
+    }
+}
+
+fn print_components() {
+    let mut last = None;
+    for (kind, name, old, signals, stability) in registry::describe() {
+        if last != Some(kind) {
+            println!("{}:", kind.section());
+            last = Some(kind);
+        }
+        let signals: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
+        let mut line = format!("  {name:<24} {stability:<12} {}", signals.join(", "));
+        if !old.is_empty() {
+            line.push_str(&format!("  (also accepted: {})", old.join(", ")));
+        }
+        println!("{}", line.trim_end());
+    }
+}
+
+fn run(cli: &Cli) -> ExitCode {
+    let Some(loaded) = load(&cli.config) else {
+        return ExitCode::FAILURE;
+    };
+    telemetry::logs::init(&loaded.config.service.telemetry.log_level);
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async {
+        let service = match Service::start(&loaded.config).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            "Everything is ready. Begin running and processing data."
+        );
+        let signal = wait_for_stop_signal().await;
+        tracing::info!(signal, "stopping: receivers closed, draining accepted data");
+        if service.shutdown(cli.shutdown_timeout).await {
+            tracing::info!("shutdown complete");
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}

@@ -1,0 +1,1 @@
+//! TEMPORARY placeholder; the OTLP/JSON codec goes here.

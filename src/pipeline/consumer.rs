@@ -1,0 +1,125 @@
+//! The receiver side of a pipeline: hands each accepted batch to every pipeline that lists
+//! the receiver, all or nothing.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::component::ComponentId;
+use crate::signal::{Batch, Signal};
+use crate::telemetry::metrics as own;
+
+/// Why a consumer did not take a batch. Receivers map both to retryable errors
+/// (gRPC UNAVAILABLE, HTTP 503 with Retry-After).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsumeError {
+    /// A pipeline queue stayed full: back-pressure. The sender should retry later.
+    #[error("pipeline queue is full; retry later")]
+    Full,
+    /// The service is shutting down.
+    #[error("sluice is shutting down")]
+    Closed,
+}
+
+/// Delivers one receiver's batches of one signal to every pipeline that lists it.
+#[derive(Clone)]
+pub struct Consumer {
+    receiver: ComponentId,
+    signal: Signal,
+    pipelines: Arc<[mpsc::Sender<Batch>]>,
+}
+
+impl Consumer {
+    /// A consumer feeding the given pipeline queues.
+    pub fn new(receiver: ComponentId, signal: Signal, pipelines: Vec<mpsc::Sender<Batch>>) -> Self {
+        Consumer {
+            receiver,
+            signal,
+            pipelines: pipelines.into(),
+        }
+    }
+
+    /// The signal this consumer takes.
+    pub fn signal(&self) -> Signal {
+        self.signal
+    }
+
+    /// Hands the batch to every pipeline, or to none: queue space is reserved in all of them
+    /// first (waiting at most [`super::ADMIT_WAIT`]), so a refusal never half-delivers.
+    /// Accepted and refused items are counted in Sluice's own metrics.
+    pub async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        debug_assert_eq!(batch.signal(), self.signal);
+        let items = batch.item_count() as u64;
+        match self.reserve_all().await {
+            Ok(permits) => {
+                let n = permits.len();
+                let mut batch = Some(batch);
+                for (i, permit) in permits.into_iter().enumerate() {
+                    let b = if i + 1 == n {
+                        batch.take().expect("batch moved once")
+                    } else {
+                        batch.as_ref().expect("batch present").clone()
+                    };
+                    permit.send(b);
+                }
+                own::receiver_accepted(&self.receiver, self.signal, items);
+                Ok(())
+            }
+            Err(e) => {
+                own::receiver_refused(&self.receiver, self.signal, items, &e);
+                Err(e)
+            }
+        }
+    }
+
+    async fn reserve_all(&self) -> Result<Vec<mpsc::Permit<'_, Batch>>, ConsumeError> {
+        let mut permits = Vec::with_capacity(self.pipelines.len());
+        for tx in self.pipelines.iter() {
+            let permit = match tx.try_reserve() {
+                Ok(p) => p,
+                Err(mpsc::error::TrySendError::Closed(())) => return Err(ConsumeError::Closed),
+                Err(mpsc::error::TrySendError::Full(())) => {
+                    match tokio::time::timeout(super::ADMIT_WAIT, tx.reserve()).await {
+                        Ok(Ok(p)) => p,
+                        Ok(Err(_)) => return Err(ConsumeError::Closed),
+                        Err(_) => return Err(ConsumeError::Full),
+                    }
+                }
+            };
+            permits.push(permit);
+        }
+        Ok(permits)
+    }
+}
+
+/// One receiver's consumers, per signal. A signal without a pipeline behind it is `None`
+/// (receivers answer 404 / UNIMPLEMENTED for it).
+#[derive(Clone, Default)]
+pub struct Consumers {
+    /// Where traces go.
+    pub traces: Option<Consumer>,
+    /// Where metrics go.
+    pub metrics: Option<Consumer>,
+    /// Where logs go.
+    pub logs: Option<Consumer>,
+}
+
+impl Consumers {
+    /// The consumer for a signal, if any pipeline takes it.
+    pub fn get(&self, signal: Signal) -> Option<&Consumer> {
+        match signal {
+            Signal::Traces => self.traces.as_ref(),
+            Signal::Metrics => self.metrics.as_ref(),
+            Signal::Logs => self.logs.as_ref(),
+        }
+    }
+
+    /// Sets the consumer for a signal.
+    pub fn set(&mut self, signal: Signal, consumer: Consumer) {
+        match signal {
+            Signal::Traces => self.traces = Some(consumer),
+            Signal::Metrics => self.metrics = Some(consumer),
+            Signal::Logs => self.logs = Some(consumer),
+        }
+    }
+}

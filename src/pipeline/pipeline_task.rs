@@ -1,0 +1,118 @@
+//! The pipeline task: takes batches from the pipeline's queue, runs the processors in the
+//! listed order, and fans the result out to every exporter of the pipeline.
+
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::component::Processor;
+use crate::signal::Batch;
+
+use super::ExporterInput;
+
+/// The sending end of a pipeline's queue, handed to the receivers' consumers.
+pub type PipelineInput = mpsc::Sender<Batch>;
+
+/// Spawns a pipeline: returns the sender for its input queue and the task handle. The task
+/// ends, after flushing its processors, once every sender of its queue is dropped.
+pub fn spawn_pipeline(
+    name: String,
+    processors: Vec<Box<dyn Processor>>,
+    exporters: Vec<ExporterInput>,
+) -> (PipelineInput, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(super::PIPELINE_QUEUE_BATCHES);
+    let task = Chain {
+        processors,
+        exporters,
+    };
+    let handle = tokio::spawn(task.run(name, rx));
+    (tx, handle)
+}
+
+struct Chain {
+    processors: Vec<Box<dyn Processor>>,
+    exporters: Vec<ExporterInput>,
+}
+
+impl Chain {
+    async fn run(mut self, name: String, mut rx: mpsc::Receiver<Batch>) {
+        loop {
+            let deadline = self.next_deadline();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                msg = rx.recv() => match msg {
+                    Some(batch) => self.run_from(0, vec![batch]).await,
+                    None => break,
+                },
+                _ = sleep => self.fire_deadlines().await,
+            }
+        }
+        // Input closed: flush every processor in order, each flush passing through the rest.
+        for i in 0..self.processors.len() {
+            let mut out = Vec::new();
+            self.processors[i].shutdown(&mut out);
+            self.run_from(i + 1, out).await;
+        }
+        tracing::debug!(pipeline = %name, "pipeline drained");
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.processors
+            .iter()
+            .filter_map(|p| p.next_deadline())
+            .min()
+    }
+
+    async fn fire_deadlines(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.processors.len() {
+            if self.processors[i].next_deadline().is_some_and(|d| d <= now) {
+                let mut out = Vec::new();
+                self.processors[i].on_deadline(now, &mut out);
+                self.run_from(i + 1, out).await;
+            }
+        }
+    }
+
+    /// Runs batches through processors `start..` and exports what comes out.
+    async fn run_from(&mut self, start: usize, mut batches: Vec<Batch>) {
+        for p in self.processors[start..].iter_mut() {
+            if batches.is_empty() {
+                return;
+            }
+            let mut out = Vec::with_capacity(batches.len());
+            for b in batches {
+                p.process(b, &mut out);
+            }
+            batches = out;
+        }
+        for b in batches {
+            if b.data.is_empty() {
+                continue;
+            }
+            fan_out(&self.exporters, b).await;
+        }
+    }
+}
+
+/// Sends to every exporter, cloning for all but the last. Waits for queue space, which
+/// is how a slow exporter pushes back on this pipeline and, through it, the receivers.
+async fn fan_out(exporters: &[ExporterInput], batch: Batch) {
+    let n = exporters.len();
+    let mut batch = Some(batch);
+    for (i, exp) in exporters.iter().enumerate() {
+        let b = if i + 1 == n {
+            batch.take().expect("batch moved once")
+        } else {
+            batch.as_ref().expect("batch present").clone()
+        };
+        exp.send(b).await;
+    }
+}

@@ -1,0 +1,1 @@
+//! Processors: components that transform telemetry inside a pipeline.

@@ -1,0 +1,3 @@
+//! Receivers: components that bring telemetry into Sluice.
+
+pub mod otlp;

@@ -1,0 +1,198 @@
+//! Building, starting and stopping the component graph.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::component::{ComponentId, ExtensionContext, ReceiverContext};
+use crate::config::Config;
+use crate::pipeline::{self, Consumer, Consumers, ExporterInput, PipelineInput};
+use crate::registry;
+use crate::signal::Signal;
+
+/// How many exports one exporter runs at once (the collector's `num_consumers` default).
+const EXPORTER_CONCURRENCY: usize = 10;
+
+/// A started service. Drop without `shutdown` aborts nothing gracefully: call `shutdown`.
+pub struct Service {
+    receivers_stop: CancellationToken,
+    extensions_stop: CancellationToken,
+    receivers: Vec<(ComponentId, JoinHandle<()>)>,
+    pipelines: Vec<(String, JoinHandle<()>)>,
+    exporters: Vec<(ComponentId, JoinHandle<()>)>,
+    extensions: Vec<(ComponentId, JoinHandle<()>)>,
+}
+
+impl Service {
+    /// Builds and starts every component of the config. A component that cannot start (a port
+    /// in use, say) stops what was started and returns an error naming the component.
+    pub async fn start(config: &Config) -> anyhow::Result<Service> {
+        let mut svc = Service {
+            receivers_stop: CancellationToken::new(),
+            extensions_stop: CancellationToken::new(),
+            receivers: Vec::new(),
+            pipelines: Vec::new(),
+            exporters: Vec::new(),
+            extensions: Vec::new(),
+        };
+        match svc.build(config).await {
+            Ok(()) => Ok(svc),
+            Err(e) => {
+                svc.shutdown(Duration::from_secs(5)).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn build(&mut self, config: &Config) -> anyhow::Result<()> {
+        // Extensions first, as the collector starts them before pipelines.
+        for id in &config.service.extensions {
+            let raw = config
+                .extensions
+                .get(id)
+                .ok_or_else(|| anyhow!("extension {id} is not defined"))?;
+            let (factory, _) = registry::find(registry::extensions(), id.type_name())
+                .ok_or_else(|| anyhow!("extension {id}: unknown type"))?;
+            let ext = (factory.create)(id, raw).map_err(|e| anyhow!("extension {id}: {e}"))?;
+            let ctx = ExtensionContext {
+                id: id.clone(),
+                shutdown: self.extensions_stop.clone(),
+            };
+            let handle = ext
+                .start(ctx)
+                .await
+                .with_context(|| format!("extension {id} failed to start"))?;
+            self.extensions.push((id.clone(), handle));
+        }
+
+        // Exporters: one instance per ID, shared by every pipeline that lists it.
+        let mut exporter_inputs: BTreeMap<ComponentId, ExporterInput> = BTreeMap::new();
+        for pipeline in config.service.pipelines.values() {
+            for id in &pipeline.exporters {
+                if exporter_inputs.contains_key(id) {
+                    continue;
+                }
+                let raw = config
+                    .exporters
+                    .get(id)
+                    .ok_or_else(|| anyhow!("exporter {id} is not defined"))?;
+                let (factory, _) = registry::find(registry::exporters(), id.type_name())
+                    .ok_or_else(|| anyhow!("exporter {id}: unknown type"))?;
+                let exp = (factory.create)(id, raw).map_err(|e| anyhow!("exporter {id}: {e}"))?;
+                let (input, handle) =
+                    pipeline::spawn_exporter(id.clone(), exp, EXPORTER_CONCURRENCY);
+                exporter_inputs.insert(id.clone(), input);
+                self.exporters.push((id.clone(), handle));
+            }
+        }
+
+        // Pipelines: one processor instance per pipeline, in the listed order.
+        let mut feeds: BTreeMap<(ComponentId, Signal), Vec<PipelineInput>> = BTreeMap::new();
+        for (pid, pipeline) in &config.service.pipelines {
+            let mut processors = Vec::with_capacity(pipeline.processors.len());
+            for id in &pipeline.processors {
+                let raw = config
+                    .processors
+                    .get(id)
+                    .ok_or_else(|| anyhow!("processor {id} is not defined"))?;
+                let (factory, _) = registry::find(registry::processors(), id.type_name())
+                    .ok_or_else(|| anyhow!("processor {id}: unknown type"))?;
+                let p = (factory.create)(id, pid.signal, raw)
+                    .map_err(|e| anyhow!("processor {id} in pipeline {pid}: {e}"))?;
+                processors.push(p);
+            }
+            let exporters = pipeline
+                .exporters
+                .iter()
+                .map(|id| exporter_inputs[id].clone())
+                .collect();
+            let (input, handle) = pipeline::spawn_pipeline(pid.to_string(), processors, exporters);
+            for rid in &pipeline.receivers {
+                feeds
+                    .entry((rid.clone(), pid.signal))
+                    .or_default()
+                    .push(input.clone());
+            }
+            self.pipelines.push((pid.to_string(), handle));
+        }
+        drop(exporter_inputs);
+
+        // Receivers: one instance per ID, fanning out to every pipeline that lists it.
+        let mut consumers: BTreeMap<ComponentId, Consumers> = BTreeMap::new();
+        for ((rid, signal), inputs) in feeds {
+            consumers
+                .entry(rid.clone())
+                .or_default()
+                .set(signal, Consumer::new(rid, signal, inputs));
+        }
+        for (id, consumers) in consumers {
+            let raw = config
+                .receivers
+                .get(&id)
+                .ok_or_else(|| anyhow!("receiver {id} is not defined"))?;
+            let (factory, _) = registry::find(registry::receivers(), id.type_name())
+                .ok_or_else(|| anyhow!("receiver {id}: unknown type"))?;
+            let recv = (factory.create)(&id, raw).map_err(|e| anyhow!("receiver {id}: {e}"))?;
+            let ctx = ReceiverContext {
+                id: id.clone(),
+                consumers,
+                shutdown: self.receivers_stop.clone(),
+            };
+            let handle = recv
+                .start(ctx)
+                .await
+                .with_context(|| format!("receiver {id} failed to start"))?;
+            self.receivers.push((id, handle));
+        }
+        Ok(())
+    }
+
+    /// Stops receivers from accepting, drains everything already accepted through processors
+    /// and exporters, then stops extensions. Returns false if `deadline` passed first (what was
+    /// still in flight is then abandoned and logged).
+    pub async fn shutdown(self, deadline: Duration) -> bool {
+        let Service {
+            receivers_stop,
+            extensions_stop,
+            receivers,
+            pipelines,
+            exporters,
+            extensions,
+        } = self;
+        receivers_stop.cancel();
+        let drain = async {
+            for (id, h) in receivers {
+                if let Err(e) = h.await {
+                    tracing::error!(receiver = %id, error = %e, "receiver task failed");
+                }
+            }
+            for (name, h) in pipelines {
+                if let Err(e) = h.await {
+                    tracing::error!(pipeline = %name, error = %e, "pipeline task failed");
+                }
+            }
+            for (id, h) in exporters {
+                if let Err(e) = h.await {
+                    tracing::error!(exporter = %id, error = %e, "exporter task failed");
+                }
+            }
+        };
+        let drained = tokio::time::timeout(deadline, drain).await.is_ok();
+        if !drained {
+            tracing::error!(
+                deadline_secs = deadline.as_secs_f64(),
+                "shutdown deadline passed before all accepted data was exported; the rest is dropped"
+            );
+        }
+        extensions_stop.cancel();
+        for (id, h) in extensions {
+            if let Err(e) = h.await {
+                tracing::error!(extension = %id, error = %e, "extension task failed");
+            }
+        }
+        drained
+    }
+}

@@ -1,0 +1,7 @@
+//! The running service: builds the graph from a validated config and the registry, starts it,
+//! and stops it in order (receivers, then pipelines, then exporters, then extensions) so that
+//! everything accepted is drained.
+
+mod graph;
+
+pub use graph::Service;

@@ -1,0 +1,46 @@
+//! Counters for Sluice's own metrics, named as the collector names them
+//! (`otelcol_receiver_accepted_spans`, `otelcol_exporter_send_failed_log_records`, …).
+//! They go to whatever `metrics` recorder is installed.
+
+use crate::component::ComponentId;
+use crate::pipeline::ConsumeError;
+use crate::signal::Signal;
+
+fn counter_name(prefix: &str, what: &str, signal: Signal) -> String {
+    format!("otelcol_{prefix}_{what}_{}", signal.item_name())
+}
+
+/// Items a receiver accepted into its pipelines.
+pub fn receiver_accepted(id: &ComponentId, signal: Signal, items: u64) {
+    metrics::counter!(counter_name("receiver", "accepted", signal), "receiver" => id.to_string())
+        .increment(items);
+}
+
+/// Items a receiver refused (queue full, shutting down); the sender was told to retry.
+pub fn receiver_refused(id: &ComponentId, signal: Signal, items: u64, why: &ConsumeError) {
+    let reason = match why {
+        ConsumeError::Full => "queue_full",
+        ConsumeError::Closed => "shutting_down",
+    };
+    metrics::counter!(counter_name("receiver", "refused", signal),
+        "receiver" => id.to_string(), "reason" => reason)
+    .increment(items);
+}
+
+/// Items an exporter sent successfully.
+pub fn exporter_sent(id: &ComponentId, signal: Signal, items: u64) {
+    metrics::counter!(counter_name("exporter", "sent", signal), "exporter" => id.to_string())
+        .increment(items);
+}
+
+/// Items an exporter failed to send and dropped.
+pub fn exporter_send_failed(id: &ComponentId, signal: Signal, items: u64) {
+    metrics::counter!(counter_name("exporter", "send_failed", signal), "exporter" => id.to_string())
+        .increment(items);
+}
+
+/// Items that could not be queued for an exporter.
+pub fn exporter_enqueue_failed(id: &ComponentId, signal: Signal, items: u64) {
+    metrics::counter!(counter_name("exporter", "enqueue_failed", signal), "exporter" => id.to_string())
+        .increment(items);
+}
