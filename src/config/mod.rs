@@ -1,6 +1,7 @@
 //! Configuration in the OpenTelemetry Collector's format: loading, `${env:VAR}` expansion,
 //! merging of several files, validation against the component registry, and redaction.
 
+pub mod decode;
 mod model;
 
 pub use model::{Config, PipelineConfig, PipelineId, ServiceConfig, TelemetryConfig};
