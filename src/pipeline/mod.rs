@@ -16,3 +16,6 @@ pub const PIPELINE_QUEUE_BATCHES: usize = 64;
 pub const EXPORTER_QUEUE_BATCHES: usize = 64;
 /// How long a receiver waits for queue space before refusing with a retryable error.
 pub const ADMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests;
