@@ -1,0 +1,256 @@
+//! An OTLP sink served by the test: gRPC and HTTP/protobuf endpoints that record every request.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use tokio::runtime::Runtime;
+use tonic::codec::CompressionEncoding;
+
+/// What the sink has received, per protocol, in arrival order.
+#[derive(Default)]
+pub struct Received {
+    /// Traces requests.
+    pub traces: Vec<(&'static str, ExportTraceServiceRequest)>,
+    /// Metrics requests.
+    pub metrics: Vec<(&'static str, ExportMetricsServiceRequest)>,
+    /// Logs requests.
+    pub logs: Vec<(&'static str, ExportLogsServiceRequest)>,
+}
+
+/// A running sink.
+pub struct Sink {
+    /// gRPC address.
+    pub grpc: SocketAddr,
+    /// HTTP address.
+    pub http: SocketAddr,
+    /// Everything received.
+    pub got: Arc<Mutex<Received>>,
+}
+
+#[derive(Clone)]
+struct Rec(Arc<Mutex<Received>>);
+
+#[tonic::async_trait]
+impl TraceService for Rec {
+    async fn export(
+        &self,
+        r: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0.lock().unwrap().traces.push(("grpc", r.into_inner()));
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Rec {
+    async fn export(
+        &self,
+        r: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.0.lock().unwrap().metrics.push(("grpc", r.into_inner()));
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Rec {
+    async fn export(
+        &self,
+        r: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        self.0.lock().unwrap().logs.push(("grpc", r.into_inner()));
+        Ok(tonic::Response::new(Default::default()))
+    }
+}
+
+fn gunzip_if(headers: &axum::http::HeaderMap, body: Bytes) -> Vec<u8> {
+    use std::io::Read;
+    match headers.get("content-encoding").and_then(|v| v.to_str().ok()) {
+        Some("gzip") => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut out)
+                .unwrap();
+            out
+        }
+        Some("zstd") => zstd::decode_all(&body[..]).unwrap(),
+        _ => body.to_vec(),
+    }
+}
+
+async fn http_traces(
+    State(rec): State<Rec>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Vec<u8>) {
+    let req = ExportTraceServiceRequest::decode(&gunzip_if(&headers, body)[..]).unwrap();
+    rec.0.lock().unwrap().traces.push(("http", req));
+    (StatusCode::OK, ExportTraceServiceResponse::default().encode_to_vec())
+}
+
+async fn http_metrics(
+    State(rec): State<Rec>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Vec<u8>) {
+    let req = ExportMetricsServiceRequest::decode(&gunzip_if(&headers, body)[..]).unwrap();
+    rec.0.lock().unwrap().metrics.push(("http", req));
+    (StatusCode::OK, ExportMetricsServiceResponse::default().encode_to_vec())
+}
+
+async fn http_logs(
+    State(rec): State<Rec>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Vec<u8>) {
+    let req = ExportLogsServiceRequest::decode(&gunzip_if(&headers, body)[..]).unwrap();
+    rec.0.lock().unwrap().logs.push(("http", req));
+    (StatusCode::OK, ExportLogsServiceResponse::default().encode_to_vec())
+}
+
+impl Sink {
+    /// Starts both servers on 127.0.0.1 ephemeral ports in `rt`.
+    pub fn start(rt: &Runtime) -> Sink {
+        let got = Arc::new(Mutex::new(Received::default()));
+        let rec = Rec(got.clone());
+        let (grpc, http) = rt.block_on(async {
+            let gl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let hl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let (ga, ha) = (gl.local_addr().unwrap(), hl.local_addr().unwrap());
+            let r = rec.clone();
+            tokio::spawn(async move {
+                tonic::transport::Server::builder()
+                    .add_service(
+                        TraceServiceServer::new(r.clone())
+                            .accept_compressed(CompressionEncoding::Gzip)
+                            .accept_compressed(CompressionEncoding::Zstd),
+                    )
+                    .add_service(
+                        MetricsServiceServer::new(r.clone())
+                            .accept_compressed(CompressionEncoding::Gzip)
+                            .accept_compressed(CompressionEncoding::Zstd),
+                    )
+                    .add_service(
+                        LogsServiceServer::new(r)
+                            .accept_compressed(CompressionEncoding::Gzip)
+                            .accept_compressed(CompressionEncoding::Zstd),
+                    )
+                    .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(gl))
+                    .await
+                    .unwrap();
+            });
+            let app = Router::new()
+                .route("/v1/traces", post(http_traces))
+                .route("/v1/metrics", post(http_metrics))
+                .route("/v1/logs", post(http_logs))
+                .with_state(rec);
+            tokio::spawn(async move { axum::serve(hl, app).await.unwrap() });
+            (ga, ha)
+        });
+        Sink { grpc, http, got }
+    }
+
+    /// All spans received (over any protocol), flattened.
+    pub fn spans(&self) -> Vec<Span> {
+        let g = self.got.lock().unwrap();
+        g.traces
+            .iter()
+            .flat_map(|(_, r)| &r.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| ss.spans.clone())
+            .collect()
+    }
+
+    /// Spans received over one protocol ("grpc" or "http").
+    pub fn spans_via(&self, proto: &str) -> Vec<Span> {
+        let g = self.got.lock().unwrap();
+        g.traces
+            .iter()
+            .filter(|(p, _)| *p == proto)
+            .flat_map(|(_, r)| &r.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| ss.spans.clone())
+            .collect()
+    }
+
+    /// All metrics received, flattened.
+    pub fn metrics(&self) -> Vec<Metric> {
+        let g = self.got.lock().unwrap();
+        g.metrics
+            .iter()
+            .flat_map(|(_, r)| &r.resource_metrics)
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| sm.metrics.clone())
+            .collect()
+    }
+
+    /// All log records received, flattened.
+    pub fn logs(&self) -> Vec<LogRecord> {
+        let g = self.got.lock().unwrap();
+        g.logs
+            .iter()
+            .flat_map(|(_, r)| &r.resource_logs)
+            .flat_map(|rl| &rl.scope_logs)
+            .flat_map(|sl| sl.log_records.clone())
+            .collect()
+    }
+
+    /// Resource attribute `service.name` values of all traces received.
+    pub fn trace_service_names(&self) -> Vec<String> {
+        let g = self.got.lock().unwrap();
+        g.traces
+            .iter()
+            .flat_map(|(_, r)| &r.resource_spans)
+            .filter_map(|rs| rs.resource.as_ref())
+            .filter_map(|r| string_attr(&r.attributes, "service.name"))
+            .collect()
+    }
+}
+
+/// The string value of attribute `key`, if present.
+pub fn string_attr(attrs: &[KeyValue], key: &str) -> Option<String> {
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.clone()),
+            _ => None,
+        }
+    })
+}
+
+/// The int value of attribute `key`, if present.
+pub fn int_attr(attrs: &[KeyValue], key: &str) -> Option<i64> {
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::IntValue(i) => Some(*i),
+            _ => None,
+        }
+    })
+}
