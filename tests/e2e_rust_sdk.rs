@@ -226,20 +226,23 @@ fn run(transport_of: impl Fn(u16, u16) -> Transport, service: &str) {
             assert_eq!(hex::encode(&span.trace_id), *trace_id);
             assert_eq!(span.name, *name);
             let i: i64 = name.trim_start_matches("op-").parse().unwrap();
-            assert_eq!(string_attr(&span.attributes, "http.route"), Some(format!("/items/{i}")));
+            assert_eq!(
+                string_attr(&span.attributes, "http.route"),
+                Some(format!("/items/{i}"))
+            );
             assert_eq!(int_attr(&span.attributes, "item.index"), Some(i));
             assert_eq!(span.kind, 2, "SPAN_KIND_SERVER");
             assert_eq!(span.events.len(), 1);
             assert_eq!(span.events[0].name, "checkpoint");
         }
     }
-    assert!(sink
-        .trace_service_names()
-        .iter()
-        .all(|s| s == service));
+    assert!(sink.trace_service_names().iter().all(|s| s == service));
 
     let metrics = sink.metrics();
-    let counter = metrics.iter().find(|m| m.name == "e2e.requests").expect("counter");
+    let counter = metrics
+        .iter()
+        .find(|m| m.name == "e2e.requests")
+        .expect("counter");
     match &counter.data {
         Some(MetricData::Sum(sum)) => {
             assert!(sum.is_monotonic);
@@ -259,7 +262,10 @@ fn run(transport_of: impl Fn(u16, u16) -> Transport, service: &str) {
         }
         other => panic!("counter is not a sum: {other:?}"),
     }
-    let hist = metrics.iter().find(|m| m.name == "e2e.latency").expect("histogram");
+    let hist = metrics
+        .iter()
+        .find(|m| m.name == "e2e.latency")
+        .expect("histogram");
     assert_eq!(hist.unit, "ms");
     match &hist.data {
         Some(MetricData::Histogram(h)) => {
@@ -282,9 +288,11 @@ fn run(transport_of: impl Fn(u16, u16) -> Transport, service: &str) {
         let body = rec.body.as_ref().and_then(|b| b.value.as_ref());
         assert_eq!(
             body,
-            Some(&opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
-                format!("log line {i}")
-            ))
+            Some(
+                &opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(format!(
+                    "log line {i}"
+                ))
+            )
         );
     }
     drop(sluice);

@@ -61,10 +61,18 @@ service:
     wait_port(http);
     let endpoint = format!("127.0.0.1:{}", if protocol == "grpc" { grpc } else { http });
     let service = format!("py-{protocol}");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/send_with_python_sdk.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/send_with_python_sdk.py");
     let out = Command::new(python())
         .arg(script)
-        .args(["--protocol", protocol, "--endpoint", &endpoint, "--service", &service])
+        .args([
+            "--protocol",
+            protocol,
+            "--endpoint",
+            &endpoint,
+            "--service",
+            &service,
+        ])
         .output()
         .expect("run the Python SDK script");
     assert!(
@@ -73,9 +81,13 @@ service:
         String::from_utf8_lossy(&out.stderr),
         sluice.stderr()
     );
-    let sent: serde_json::Value =
-        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').find(|l| l.starts_with(b"{")).unwrap())
-            .unwrap();
+    let sent: serde_json::Value = serde_json::from_slice(
+        out.stdout
+            .split(|b| *b == b'\n')
+            .find(|l| l.starts_with(b"{"))
+            .unwrap(),
+    )
+    .unwrap();
     let sent_spans = sent["spans"].as_array().unwrap();
     let want_logs = sent["logs"].as_u64().unwrap() as usize;
 
@@ -105,17 +117,24 @@ service:
         assert_eq!(span.name, s["name"].as_str().unwrap());
         let i: i64 = span.name.trim_start_matches("py-op-").parse().unwrap();
         assert_eq!(int_attr(&span.attributes, "py.index"), Some(i));
-        assert_eq!(string_attr(&span.attributes, "py.route"), Some(format!("/py/{i}")));
+        assert_eq!(
+            string_attr(&span.attributes, "py.route"),
+            Some(format!("/py/{i}"))
+        );
     }
     assert!(sink.trace_service_names().iter().all(|n| *n == service));
     let metrics = sink.metrics();
     let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
-    assert!(names.contains(&"py.requests") && names.contains(&"py.latency"), "{names:?}");
+    assert!(
+        names.contains(&"py.requests") && names.contains(&"py.latency"),
+        "{names:?}"
+    );
     let logs = sink.logs();
     assert_eq!(logs.len(), want_logs);
     for i in 0..want_logs as i64 {
         assert!(
-            logs.iter().any(|l| int_attr(&l.attributes, "py.log_index") == Some(i)),
+            logs.iter()
+                .any(|l| int_attr(&l.attributes, "py.log_index") == Some(i)),
             "log {i} missing"
         );
     }

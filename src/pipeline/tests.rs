@@ -167,7 +167,10 @@ async fn stalled_exporter_pushes_back_to_the_receiver_and_loses_nothing() {
         }
     }
     assert!(refused > 0, "no back-pressure: accepted {accepted}");
-    assert!(accepted >= PIPELINE_QUEUE_BATCHES, "accepted only {accepted}");
+    assert!(
+        accepted >= PIPELINE_QUEUE_BATCHES,
+        "accepted only {accepted}"
+    );
     drop(consumer);
     // Release the exporter: everything accepted must arrive.
     let releaser = tokio::spawn(async move {

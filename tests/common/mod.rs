@@ -34,7 +34,11 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// Waits until something listens on 127.0.0.1:port.
 pub fn wait_port(port: u16) {
     assert!(
-        wait_until(Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port)).is_ok()),
+        wait_until(Duration::from_secs(20), || TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok()),
         "nothing listens on port {port}"
     );
 }
@@ -82,10 +86,7 @@ impl Sluice {
     pub fn terminate(&mut self) -> i32 {
         let mut child = self.child.take().expect("running");
         let pid = child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let start = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {

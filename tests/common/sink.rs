@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -56,7 +57,7 @@ pub struct Sink {
 }
 
 #[derive(Clone)]
-struct Rec(Arc<Mutex<Received>>);
+struct Rec(Arc<Mutex<Received>>, Duration);
 
 #[tonic::async_trait]
 impl TraceService for Rec {
@@ -64,6 +65,7 @@ impl TraceService for Rec {
         &self,
         r: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        tokio::time::sleep(self.1).await;
         self.0.lock().unwrap().traces.push(("grpc", r.into_inner()));
         Ok(tonic::Response::new(Default::default()))
     }
@@ -75,7 +77,12 @@ impl MetricsService for Rec {
         &self,
         r: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        self.0.lock().unwrap().metrics.push(("grpc", r.into_inner()));
+        tokio::time::sleep(self.1).await;
+        self.0
+            .lock()
+            .unwrap()
+            .metrics
+            .push(("grpc", r.into_inner()));
         Ok(tonic::Response::new(Default::default()))
     }
 }
@@ -86,6 +93,7 @@ impl LogsService for Rec {
         &self,
         r: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        tokio::time::sleep(self.1).await;
         self.0.lock().unwrap().logs.push(("grpc", r.into_inner()));
         Ok(tonic::Response::new(Default::default()))
     }
@@ -93,7 +101,10 @@ impl LogsService for Rec {
 
 fn gunzip_if(headers: &axum::http::HeaderMap, body: Bytes) -> Vec<u8> {
     use std::io::Read;
-    match headers.get("content-encoding").and_then(|v| v.to_str().ok()) {
+    match headers
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+    {
         Some("gzip") => {
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(&body[..])
@@ -113,7 +124,10 @@ async fn http_traces(
 ) -> (StatusCode, Vec<u8>) {
     let req = ExportTraceServiceRequest::decode(&gunzip_if(&headers, body)[..]).unwrap();
     rec.0.lock().unwrap().traces.push(("http", req));
-    (StatusCode::OK, ExportTraceServiceResponse::default().encode_to_vec())
+    (
+        StatusCode::OK,
+        ExportTraceServiceResponse::default().encode_to_vec(),
+    )
 }
 
 async fn http_metrics(
@@ -123,7 +137,10 @@ async fn http_metrics(
 ) -> (StatusCode, Vec<u8>) {
     let req = ExportMetricsServiceRequest::decode(&gunzip_if(&headers, body)[..]).unwrap();
     rec.0.lock().unwrap().metrics.push(("http", req));
-    (StatusCode::OK, ExportMetricsServiceResponse::default().encode_to_vec())
+    (
+        StatusCode::OK,
+        ExportMetricsServiceResponse::default().encode_to_vec(),
+    )
 }
 
 async fn http_logs(
@@ -133,14 +150,22 @@ async fn http_logs(
 ) -> (StatusCode, Vec<u8>) {
     let req = ExportLogsServiceRequest::decode(&gunzip_if(&headers, body)[..]).unwrap();
     rec.0.lock().unwrap().logs.push(("http", req));
-    (StatusCode::OK, ExportLogsServiceResponse::default().encode_to_vec())
+    (
+        StatusCode::OK,
+        ExportLogsServiceResponse::default().encode_to_vec(),
+    )
 }
 
 impl Sink {
     /// Starts both servers on 127.0.0.1 ephemeral ports in `rt`.
     pub fn start(rt: &Runtime) -> Sink {
+        Sink::start_slow(rt, Duration::ZERO)
+    }
+
+    /// Like `start`, but every gRPC export waits `delay` before it is recorded and answered.
+    pub fn start_slow(rt: &Runtime, delay: Duration) -> Sink {
         let got = Arc::new(Mutex::new(Received::default()));
-        let rec = Rec(got.clone());
+        let rec = Rec(got.clone(), delay);
         let (grpc, http) = rt.block_on(async {
             let gl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let hl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
