@@ -10,6 +10,7 @@ pub mod pipeline;
 pub mod processors;
 pub mod receivers;
 pub mod registry;
+pub mod rpc_status;
 pub mod service;
 pub mod signal;
 pub mod telemetry;

@@ -1,20 +1,88 @@
-//! TEMPORARY placeholder; the OTLP receiver helper replaces this module.
-use crate::component::{ComponentConfigError, ComponentId, Receiver};
-use crate::registry::Factory;
+//! The `otlp` receiver: OTLP over gRPC (default localhost:4317) and HTTP (default
+//! localhost:4318, protobuf and JSON), as the OpenTelemetry Collector's otlpreceiver.
+
+mod body;
+pub mod config;
+mod grpc;
+mod http;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::component::{ComponentConfigError, ComponentId, Receiver, ReceiverContext};
+use crate::config::decode::listen_endpoint;
+use crate::registry::{Factory, ReceiverCreate};
 use crate::signal::Signal;
 
-/// Factory.
-pub const FACTORY: Factory<crate::registry::ReceiverCreate> = Factory {
+pub use config::OtlpConfig;
+
+/// The `otlp` receiver's factory.
+pub const FACTORY: Factory<ReceiverCreate> = Factory {
     type_name: "otlp",
     deprecated_names: &[],
     signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-    stability: "development",
+    stability: "beta",
     create,
 };
 
-fn create(
-    _: &ComponentId,
-    _: &serde_json::Value,
-) -> Result<Box<dyn Receiver>, ComponentConfigError> {
-    Err(ComponentConfigError::at(&[], "placeholder"))
+fn create(_id: &ComponentId, raw: &Value) -> Result<Box<dyn Receiver>, ComponentConfigError> {
+    Ok(Box::new(OtlpReceiver {
+        cfg: OtlpConfig::from_value(raw)?,
+    }))
+}
+
+/// A configured OTLP receiver, not yet listening.
+pub struct OtlpReceiver {
+    cfg: OtlpConfig,
+}
+
+async fn bind(id: &ComponentId, proto: &str, endpoint: &str) -> anyhow::Result<TcpListener> {
+    let addr = listen_endpoint(endpoint).map_err(anyhow::Error::msg)?;
+    let listener = TcpListener::bind(&addr).await.map_err(|e| {
+        anyhow::anyhow!("{id} receiver: cannot listen on {addr} ({proto}): {e}")
+    })?;
+    tracing::info!(receiver = %id, protocol = proto, endpoint = %listener.local_addr().map(|a| a.to_string()).unwrap_or(addr), "Starting OTLP server");
+    Ok(listener)
+}
+
+#[async_trait]
+impl Receiver for OtlpReceiver {
+    async fn start(self: Box<Self>, ctx: ReceiverContext) -> anyhow::Result<JoinHandle<()>> {
+        // Bind everything first so a port in use fails start before anything serves.
+        let grpc = match &self.cfg.grpc {
+            Some(g) => Some((g, bind(&ctx.id, "grpc", &g.endpoint).await?)),
+            None => None,
+        };
+        let http = match &self.cfg.http {
+            Some(h) => Some((h, bind(&ctx.id, "http", &h.endpoint).await?)),
+            None => None,
+        };
+        let mut tasks = Vec::new();
+        if let Some((g, l)) = grpc {
+            tasks.push(grpc::serve(
+                ctx.id.clone(),
+                g,
+                l,
+                ctx.consumers.clone(),
+                ctx.shutdown.clone(),
+            ));
+        }
+        if let Some((h, l)) = http {
+            tasks.push(http::serve(
+                ctx.id.clone(),
+                h,
+                l,
+                ctx.consumers.clone(),
+                ctx.shutdown.clone(),
+            ));
+        }
+        drop(ctx.consumers);
+        Ok(tokio::spawn(async move {
+            for t in tasks {
+                let _ = t.await;
+            }
+        }))
+    }
 }
