@@ -240,6 +240,11 @@ pub trait Exporter: Send + Sync {
 
     /// Called once after the last export, before the service exits.
     async fn shutdown(&self) {}
+
+    /// How many exports may run at once (`sending_queue.num_consumers`, default 10).
+    fn concurrency(&self) -> usize {
+        10
+    }
 }
 
 /// What an extension is given when it starts.

@@ -1,5 +1,6 @@
 //! Exporters: components that send telemetry out of Sluice.
 
+pub mod common;
 pub mod debug;
 pub mod otlp_grpc;
 pub mod otlp_http;

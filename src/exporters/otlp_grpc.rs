@@ -1,20 +1,340 @@
-//! TEMPORARY placeholder; the exporters helper replaces this module.
-use crate::component::{ComponentConfigError, ComponentId, Exporter};
-use crate::registry::Factory;
-use crate::signal::Signal;
+//! The `otlp_grpc` exporter (older name `otlp`): OTLP over gRPC to a collector, Jaeger's
+//! OTLP port, or any OTLP backend.
 
-/// Factory.
-pub const FACTORY: Factory<crate::registry::ExporterCreate> = Factory {
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use serde::Deserialize;
+use serde_json::Value;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
+
+use super::common::{
+    compression, split_scheme, Compression, QueueConfig, RetryConfig, TlsClientConfig,
+};
+use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter};
+use crate::config::decode::{decode, duration, split_host_port};
+use crate::registry::{ExporterCreate, Factory};
+use crate::rpc_status::RpcStatus;
+use crate::signal::{Data, Signal};
+use crate::telemetry::LogOnce;
+
+/// The `otlp_grpc` exporter's factory.
+pub const FACTORY: Factory<ExporterCreate> = Factory {
     type_name: "otlp_grpc",
     deprecated_names: &["otlp"],
     signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-    stability: "development",
+    stability: "beta",
     create,
 };
 
-fn create(
-    _: &ComponentId,
-    _: &serde_json::Value,
-) -> Result<Box<dyn Exporter>, ComponentConfigError> {
-    Err(ComponentConfigError::at(&[], "placeholder"))
+/// `exporters: otlp_grpc:` config.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpGrpcConfig {
+    /// `host:port` or `http://host:port` of the OTLP gRPC server (required).
+    pub endpoint: String,
+    /// Client TLS; `insecure: true` for plaintext (the only mode supported yet).
+    pub tls: TlsClientConfig,
+    /// `gzip` (default), `zstd` or `none`.
+    #[serde(deserialize_with = "compression")]
+    pub compression: Compression,
+    /// Extra gRPC metadata sent with every request (values are secrets: never logged).
+    pub headers: BTreeMap<String, String>,
+    /// Per-request timeout (default 5s).
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Accepted for compatibility.
+    pub balancer_name: Option<String>,
+    /// Accepted for compatibility.
+    pub keepalive: Option<Value>,
+    /// Accepted for compatibility.
+    pub read_buffer_size: Option<u64>,
+    /// Accepted for compatibility.
+    pub write_buffer_size: Option<u64>,
+    /// Accepted for compatibility.
+    pub wait_for_ready: bool,
+    /// `:authority` override.
+    pub authority: Option<String>,
+    /// Retry settings.
+    pub retry_on_failure: RetryConfig,
+    /// Queue settings; `num_consumers` sets concurrent exports.
+    pub sending_queue: QueueConfig,
+    /// Authenticator: not supported yet.
+    pub auth: Option<Value>,
+}
+
+impl Default for OtlpGrpcConfig {
+    fn default() -> Self {
+        OtlpGrpcConfig {
+            endpoint: String::new(),
+            tls: TlsClientConfig::default(),
+            compression: Compression::Gzip,
+            headers: BTreeMap::new(),
+            timeout: Duration::from_secs(5),
+            balancer_name: None,
+            keepalive: None,
+            read_buffer_size: None,
+            write_buffer_size: None,
+            wait_for_ready: false,
+            authority: None,
+            retry_on_failure: RetryConfig::default(),
+            sending_queue: QueueConfig::default(),
+            auth: None,
+        }
+    }
+}
+
+impl OtlpGrpcConfig {
+    /// The `http://host:port` URI the channel connects to.
+    pub fn uri(&self) -> Result<String, ComponentConfigError> {
+        if self.endpoint.trim().is_empty() {
+            return Err(ComponentConfigError::at(
+                &["endpoint"],
+                "endpoint is required",
+            ));
+        }
+        let (scheme, rest) = split_scheme(self.endpoint.trim());
+        let rest = rest.trim_end_matches('/');
+        split_host_port(rest).map_err(|m| ComponentConfigError::at(&["endpoint"], m))?;
+        match scheme {
+            Some("http") => {}
+            Some("https") => {
+                return Err(ComponentConfigError::at(
+                    &["endpoint"],
+                    "https (TLS) endpoints are not supported yet; use http:// or host:port with tls.insecure: true",
+                ))
+            }
+            Some(other) => {
+                return Err(ComponentConfigError::at(
+                    &["endpoint"],
+                    format!("unsupported scheme {other:?} (use http:// or host:port)"),
+                ))
+            }
+            None if !self.tls.insecure => {
+                return Err(ComponentConfigError::at(
+                    &["tls", "insecure"],
+                    "TLS is not supported yet: set `tls: {insecure: true}` for a plaintext connection, or use an http:// endpoint",
+                ))
+            }
+            None => {}
+        }
+        Ok(format!("http://{rest}"))
+    }
+}
+
+fn create(_id: &ComponentId, raw: &Value) -> Result<Box<dyn Exporter>, ComponentConfigError> {
+    let cfg: OtlpGrpcConfig = decode(raw)?;
+    Ok(Box::new(OtlpGrpcExporter::new(cfg)?))
+}
+
+/// A running OTLP/gRPC exporter over one lazily connected channel.
+pub struct OtlpGrpcExporter {
+    cfg: OtlpGrpcConfig,
+    channel: Channel,
+    metadata: MetadataMap,
+    log_once: Arc<LogOnce>,
+}
+
+impl OtlpGrpcExporter {
+    /// Builds the exporter; no connection is made until the first export.
+    pub fn new(cfg: OtlpGrpcConfig) -> Result<Self, ComponentConfigError> {
+        let uri = cfg.uri()?;
+        cfg.tls.check_plaintext()?;
+        if cfg.auth.is_some() {
+            return Err(ComponentConfigError::at(
+                &["auth"],
+                "authenticators are not supported yet",
+            ));
+        }
+        let mut endpoint = Endpoint::from_shared(uri.clone())
+            .map_err(|e| ComponentConfigError::at(&["endpoint"], format!("invalid endpoint: {e}")))?
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout);
+        if let Some(a) = &cfg.authority {
+            endpoint = endpoint.origin(format!("http://{a}").parse().map_err(|e| {
+                ComponentConfigError::at(&["authority"], format!("invalid authority: {e}"))
+            })?);
+        }
+        let mut metadata = MetadataMap::new();
+        for (k, v) in &cfg.headers {
+            let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes()).map_err(|_| {
+                ComponentConfigError::at(&["headers", k], "not a valid gRPC metadata key")
+            })?;
+            let val = MetadataValue::try_from(v.as_str()).map_err(|_| {
+                ComponentConfigError::at(&["headers", k], "value is not valid ASCII metadata")
+            })?;
+            metadata.insert(key, val);
+        }
+        Ok(OtlpGrpcExporter {
+            channel: endpoint.connect_lazy(),
+            cfg,
+            metadata,
+            log_once: Arc::new(LogOnce::default()),
+        })
+    }
+
+    fn request<T>(&self, msg: T) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(msg);
+        *req.metadata_mut() = self.metadata.clone();
+        req.set_timeout(self.cfg.timeout);
+        req
+    }
+
+    fn encoding(&self) -> Option<CompressionEncoding> {
+        match self.cfg.compression {
+            Compression::Gzip => Some(CompressionEncoding::Gzip),
+            Compression::Zstd => Some(CompressionEncoding::Zstd),
+            Compression::None => None,
+        }
+    }
+
+    fn partial(&self, signal: Signal, rejected: i64, message: &str) {
+        if rejected > 0 && self.log_once.first(&format!("partial:{message}")) {
+            tracing::warn!(endpoint = %self.cfg.endpoint, %signal, rejected, message,
+                "backend rejected part of an export (partial success)");
+        }
+    }
+}
+
+macro_rules! with_compression {
+    ($client:expr, $enc:expr) => {{
+        let c = $client;
+        match $enc {
+            Some(e) => c.send_compressed(e).accept_compressed(e),
+            None => c,
+        }
+    }};
+}
+
+#[async_trait]
+impl Exporter for OtlpGrpcExporter {
+    async fn export(&self, data: Data) -> Result<(), ExportError> {
+        let enc = self.encoding();
+        let ch = self.channel.clone();
+        let result = match data {
+            Data::Traces(r) => {
+                let mut c = with_compression!(TraceServiceClient::new(ch), enc);
+                c.export(self.request(r)).await.map(|resp| {
+                    if let Some(p) = resp.into_inner().partial_success {
+                        self.partial(Signal::Traces, p.rejected_spans, &p.error_message);
+                    }
+                })
+            }
+            Data::Metrics(r) => {
+                let mut c = with_compression!(MetricsServiceClient::new(ch), enc);
+                c.export(self.request(r)).await.map(|resp| {
+                    if let Some(p) = resp.into_inner().partial_success {
+                        self.partial(Signal::Metrics, p.rejected_data_points, &p.error_message);
+                    }
+                })
+            }
+            Data::Logs(r) => {
+                let mut c = with_compression!(LogsServiceClient::new(ch), enc);
+                c.export(self.request(r)).await.map(|resp| {
+                    if let Some(p) = resp.into_inner().partial_success {
+                        self.partial(Signal::Logs, p.rejected_log_records, &p.error_message);
+                    }
+                })
+            }
+        };
+        result.map_err(|s| map_status(&s, &self.cfg.endpoint))
+    }
+
+    fn concurrency(&self) -> usize {
+        if self.cfg.sending_queue.enabled {
+            self.cfg.sending_queue.num_consumers.max(1)
+        } else {
+            1
+        }
+    }
+}
+
+/// Maps a gRPC status to retryable or permanent, as the collector's OTLP exporter does.
+pub fn map_status(status: &tonic::Status, endpoint: &str) -> ExportError {
+    use tonic::Code::*;
+    let details = RpcStatus::from_tonic(status);
+    let retry_after = details.as_ref().and_then(|d| d.retry_after());
+    let message = format!(
+        "{endpoint}: {:?}: {}",
+        status.code(),
+        if status.message().is_empty() {
+            "(no message)"
+        } else {
+            status.message()
+        }
+    );
+    let retryable = match status.code() {
+        Unavailable | DeadlineExceeded | Aborted | Cancelled | OutOfRange | DataLoss => true,
+        ResourceExhausted => retry_after.is_some(),
+        _ => false,
+    };
+    if retryable {
+        ExportError::Retryable {
+            message,
+            retry_after,
+        }
+    } else {
+        ExportError::Permanent(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg(v: Value) -> Result<Box<dyn Exporter>, ComponentConfigError> {
+        create(&ComponentId::parse("otlp").unwrap(), &v)
+    }
+
+    #[tokio::test]
+    async fn config_rules_match_the_collector() {
+        assert!(cfg(json!({"endpoint": "localhost:4317", "tls": {"insecure": true}})).is_ok());
+        assert!(cfg(json!({"endpoint": "http://localhost:4317"})).is_ok());
+        let e = cfg(json!({})).err().unwrap();
+        assert_eq!(e.path, ["endpoint"]);
+        let e = cfg(json!({"endpoint": "localhost:4317"})).err().unwrap();
+        assert!(e.message.contains("tls"), "{e}");
+        let e = cfg(json!({"endpoint": "http://x:1", "compression": "gzp"}))
+            .err()
+            .unwrap();
+        assert_eq!(e.path, ["compression"]);
+        assert!(
+            e.message.contains("did you mean \"gzip\"") || e.message.contains("gzip"),
+            "{e}"
+        );
+        let e = cfg(json!({"endpoint": "http://x:1", "timout": "1s"}))
+            .err()
+            .unwrap();
+        assert_eq!(e.hint.as_deref(), Some("did you mean \"timeout\"?"));
+        let q =
+            cfg(json!({"endpoint": "http://x:1", "sending_queue": {"num_consumers": 3}})).unwrap();
+        assert_eq!(q.concurrency(), 3);
+    }
+
+    #[test]
+    fn maps_statuses_as_upstream() {
+        let s = tonic::Status::unavailable("down");
+        assert!(matches!(map_status(&s, "e"), ExportError::Retryable { .. }));
+        let s = tonic::Status::invalid_argument("bad");
+        assert!(matches!(map_status(&s, "e"), ExportError::Permanent(_)));
+        let s = tonic::Status::resource_exhausted("slow down");
+        assert!(matches!(map_status(&s, "e"), ExportError::Permanent(_)));
+        let s = RpcStatus::new(tonic::Code::ResourceExhausted, "slow down")
+            .with_retry_after(Duration::from_secs(2))
+            .to_tonic();
+        match map_status(&s, "e") {
+            ExportError::Retryable { retry_after, .. } => {
+                assert_eq!(retry_after, Some(Duration::from_secs(2)))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -1,20 +1,398 @@
-//! TEMPORARY placeholder; the exporters helper replaces this module.
-use crate::component::{ComponentConfigError, ComponentId, Exporter};
-use crate::registry::Factory;
-use crate::signal::Signal;
+//! The `otlp_http` exporter (older name `otlphttp`): OTLP over HTTP with protobuf or JSON
+//! bodies, POSTed to `<endpoint>/v1/<signal>` or the per-signal URL overrides.
 
-/// Factory.
-pub const FACTORY: Factory<crate::registry::ExporterCreate> = Factory {
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use prost::Message;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::common::{compression, Compression, QueueConfig, RetryConfig, TlsClientConfig};
+use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter};
+use crate::config::decode::{decode, did_you_mean, duration};
+use crate::otlp_json;
+use crate::registry::{ExporterCreate, Factory};
+use crate::rpc_status::RpcStatus;
+use crate::signal::{Data, Signal};
+
+/// The `otlp_http` exporter's factory.
+pub const FACTORY: Factory<ExporterCreate> = Factory {
     type_name: "otlp_http",
     deprecated_names: &["otlphttp"],
     signals: &[Signal::Traces, Signal::Metrics, Signal::Logs],
-    stability: "development",
+    stability: "beta",
     create,
 };
 
-fn create(
-    _: &ComponentId,
-    _: &serde_json::Value,
-) -> Result<Box<dyn Exporter>, ComponentConfigError> {
-    Err(ComponentConfigError::at(&[], "placeholder"))
+/// Body encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// `application/x-protobuf` (default).
+    #[default]
+    Proto,
+    /// `application/json` (OTLP/JSON).
+    Json,
+}
+
+fn encoding<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Encoding, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "proto" => Ok(Encoding::Proto),
+        "json" => Ok(Encoding::Json),
+        other => Err(serde::de::Error::custom(format!(
+            "unsupported encoding {other:?} (supported: proto, json){}",
+            did_you_mean(other, ["proto", "json"])
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+/// `exporters: otlp_http:` config.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpHttpConfig {
+    /// Base URL; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended.
+    pub endpoint: String,
+    /// Full URL for traces (overrides `endpoint`).
+    pub traces_endpoint: Option<String>,
+    /// Full URL for metrics (overrides `endpoint`).
+    pub metrics_endpoint: Option<String>,
+    /// Full URL for logs (overrides `endpoint`).
+    pub logs_endpoint: Option<String>,
+    /// `proto` (default) or `json`.
+    #[serde(deserialize_with = "encoding")]
+    pub encoding: Encoding,
+    /// `gzip` (default), `zstd` or `none`.
+    #[serde(deserialize_with = "compression")]
+    pub compression: Compression,
+    /// Extra HTTP headers (values are secrets: never logged).
+    pub headers: BTreeMap<String, String>,
+    /// Per-request timeout (default 30s).
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Client TLS (only plaintext http:// is supported yet).
+    pub tls: TlsClientConfig,
+    /// Accepted for compatibility.
+    pub read_buffer_size: Option<u64>,
+    /// Accepted for compatibility.
+    pub write_buffer_size: Option<u64>,
+    /// Accepted for compatibility.
+    pub max_idle_conns: Option<u64>,
+    /// Accepted for compatibility.
+    pub max_idle_conns_per_host: Option<u64>,
+    /// Accepted for compatibility.
+    pub max_conns_per_host: Option<u64>,
+    /// Accepted for compatibility.
+    pub idle_conn_timeout: Option<Value>,
+    /// Accepted for compatibility.
+    pub disable_keep_alives: bool,
+    /// Retry settings.
+    pub retry_on_failure: RetryConfig,
+    /// Queue settings; `num_consumers` sets concurrent exports.
+    pub sending_queue: QueueConfig,
+    /// Authenticator: not supported yet.
+    pub auth: Option<Value>,
+}
+
+impl Default for OtlpHttpConfig {
+    fn default() -> Self {
+        OtlpHttpConfig {
+            endpoint: String::new(),
+            traces_endpoint: None,
+            metrics_endpoint: None,
+            logs_endpoint: None,
+            encoding: Encoding::Proto,
+            compression: Compression::Gzip,
+            headers: BTreeMap::new(),
+            timeout: Duration::from_secs(30),
+            tls: TlsClientConfig::default(),
+            read_buffer_size: None,
+            write_buffer_size: None,
+            max_idle_conns: None,
+            max_idle_conns_per_host: None,
+            max_conns_per_host: None,
+            idle_conn_timeout: None,
+            disable_keep_alives: false,
+            retry_on_failure: RetryConfig::default(),
+            sending_queue: QueueConfig::default(),
+            auth: None,
+        }
+    }
+}
+
+fn parse_url(key: &str, url: &str) -> Result<Uri, ComponentConfigError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| ComponentConfigError::at(&[key], format!("invalid URL {url:?}: {e}")))?;
+    match uri.scheme_str() {
+        Some("http") => Ok(uri),
+        Some("https") => Err(ComponentConfigError::at(
+            &[key],
+            "https (TLS) endpoints are not supported yet; use an http:// URL",
+        )),
+        _ => Err(ComponentConfigError::at(
+            &[key],
+            format!("URL {url:?} must start with http://"),
+        )),
+    }
+}
+
+impl OtlpHttpConfig {
+    /// The URL each signal is sent to.
+    pub fn urls(&self) -> Result<[Uri; 3], ComponentConfigError> {
+        let base = self.endpoint.trim().trim_end_matches('/');
+        let one = |key: &str, over: &Option<String>, path: &str| match over {
+            Some(u) => parse_url(key, u),
+            None if base.is_empty() => Err(ComponentConfigError::at(
+                &["endpoint"],
+                format!("endpoint is required (or set {key})"),
+            )),
+            None => parse_url("endpoint", &format!("{base}{path}")),
+        };
+        Ok([
+            one("traces_endpoint", &self.traces_endpoint, "/v1/traces")?,
+            one("metrics_endpoint", &self.metrics_endpoint, "/v1/metrics")?,
+            one("logs_endpoint", &self.logs_endpoint, "/v1/logs")?,
+        ])
+    }
+}
+
+fn create(_id: &ComponentId, raw: &Value) -> Result<Box<dyn Exporter>, ComponentConfigError> {
+    let cfg: OtlpHttpConfig = decode(raw)?;
+    Ok(Box::new(OtlpHttpExporter::new(cfg)?))
+}
+
+/// A running OTLP/HTTP exporter.
+pub struct OtlpHttpExporter {
+    cfg: OtlpHttpConfig,
+    urls: [Uri; 3],
+    headers: Vec<(HeaderName, HeaderValue)>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl OtlpHttpExporter {
+    /// Builds the exporter; connections are made on first use.
+    pub fn new(cfg: OtlpHttpConfig) -> Result<Self, ComponentConfigError> {
+        let urls = cfg.urls()?;
+        cfg.tls.check_plaintext()?;
+        if cfg.auth.is_some() {
+            return Err(ComponentConfigError::at(
+                &["auth"],
+                "authenticators are not supported yet",
+            ));
+        }
+        let mut headers = Vec::new();
+        for (k, v) in &cfg.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                ComponentConfigError::at(&["headers", k], "not a valid header name")
+            })?;
+            let mut val = HeaderValue::from_str(v).map_err(|_| {
+                ComponentConfigError::at(&["headers", k], "not a valid header value")
+            })?;
+            val.set_sensitive(true);
+            headers.push((name, val));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(cfg.timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(OtlpHttpExporter {
+            cfg,
+            urls,
+            headers,
+            client,
+        })
+    }
+
+    fn body(&self, data: &Data) -> Result<Vec<u8>, ExportError> {
+        let raw = match self.cfg.encoding {
+            Encoding::Json => otlp_json::encode_data(data),
+            Encoding::Proto => match data {
+                Data::Traces(r) => r.encode_to_vec(),
+                Data::Metrics(r) => r.encode_to_vec(),
+                Data::Logs(r) => r.encode_to_vec(),
+            },
+        };
+        let io = |e: std::io::Error| ExportError::Permanent(format!("cannot compress body: {e}"));
+        Ok(match self.cfg.compression {
+            Compression::None => raw,
+            Compression::Gzip => {
+                let mut enc = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(raw.len() / 4),
+                    flate2::Compression::fast(),
+                );
+                enc.write_all(&raw).map_err(io)?;
+                enc.finish().map_err(io)?
+            }
+            Compression::Zstd => zstd::encode_all(&raw[..], 1).map_err(io)?,
+        })
+    }
+}
+
+#[async_trait]
+impl Exporter for OtlpHttpExporter {
+    async fn export(&self, data: Data) -> Result<(), ExportError> {
+        let url = match data.signal() {
+            Signal::Traces => &self.urls[0],
+            Signal::Metrics => &self.urls[1],
+            Signal::Logs => &self.urls[2],
+        };
+        let json = self.cfg.encoding == Encoding::Json;
+        let body = self.body(&data)?;
+        drop(data);
+        let mut req = Request::post(url.clone()).header(
+            http::header::CONTENT_TYPE,
+            if json {
+                "application/json"
+            } else {
+                "application/x-protobuf"
+            },
+        );
+        match self.cfg.compression {
+            Compression::Gzip => req = req.header(http::header::CONTENT_ENCODING, "gzip"),
+            Compression::Zstd => req = req.header(http::header::CONTENT_ENCODING, "zstd"),
+            Compression::None => {}
+        }
+        req = req.header(
+            http::header::USER_AGENT,
+            concat!("sluice/", env!("CARGO_PKG_VERSION")),
+        );
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| ExportError::Permanent(format!("cannot build request to {url}: {e}")))?;
+        let call = async {
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| ExportError::Retryable {
+                    message: format!("{url}: {e}"),
+                    retry_after: None,
+                })?;
+            let status = resp.status();
+            let retry_after = resp
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            let resp_json = resp
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json"));
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            Ok::<_, ExportError>((status, retry_after, resp_json, body))
+        };
+        let (status, retry_after, resp_json, body) =
+            match tokio::time::timeout(self.cfg.timeout, call).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    return Err(ExportError::Retryable {
+                        message: format!("{url}: timed out after {:?}", self.cfg.timeout),
+                        retry_after: None,
+                    })
+                }
+            };
+        if status.is_success() {
+            return Ok(());
+        }
+        let detail = RpcStatus::from_body(&body, resp_json)
+            .map(|s| s.message)
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
+        let message = format!("{url}: HTTP {}: {}", status.as_u16(), detail.trim());
+        match status.as_u16() {
+            429 | 502 | 503 | 504 => Err(ExportError::Retryable {
+                message,
+                retry_after,
+            }),
+            _ => Err(ExportError::Permanent(message)),
+        }
+    }
+
+    fn concurrency(&self) -> usize {
+        if self.cfg.sending_queue.enabled {
+            self.cfg.sending_queue.num_consumers.max(1)
+        } else {
+            1
+        }
+    }
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg(v: Value) -> Result<Box<dyn Exporter>, ComponentConfigError> {
+        create(&ComponentId::parse("otlphttp").unwrap(), &v)
+    }
+
+    #[test]
+    fn builds_signal_urls_like_the_collector() {
+        let c: OtlpHttpConfig = decode(&json!({
+            "endpoint": "http://collector:4318/",
+            "logs_endpoint": "http://logs:9000/custom"
+        }))
+        .unwrap();
+        let [t, m, l] = c.urls().unwrap();
+        assert_eq!(t.to_string(), "http://collector:4318/v1/traces");
+        assert_eq!(m.to_string(), "http://collector:4318/v1/metrics");
+        assert_eq!(l.to_string(), "http://logs:9000/custom");
+    }
+
+    #[test]
+    fn rejects_bad_configs() {
+        assert_eq!(cfg(json!({})).err().unwrap().path, ["endpoint"]);
+        assert!(cfg(json!({"endpoint": "https://x"}))
+            .err()
+            .unwrap()
+            .message
+            .contains("https"));
+        let e = cfg(json!({"endpoint": "http://x", "encoding": "jsn"}))
+            .err()
+            .unwrap();
+        assert!(e.message.contains("did you mean \"json\""), "{e}");
+        assert!(cfg(json!({"endpoint": "http://x:4318"})).is_ok());
+    }
+
+    #[test]
+    fn parses_retry_after() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
 }

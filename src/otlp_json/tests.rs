@@ -18,7 +18,10 @@ fn decodes_the_spec_trace_example() {
     let req = decode_traces(&fixture("trace.json")).unwrap();
     let rs = &req.resource_spans[0];
     let span = &rs.scope_spans[0].spans[0];
-    assert_eq!(hex::encode(&span.trace_id), "5b8efff798038103d269b633813fc60c");
+    assert_eq!(
+        hex::encode(&span.trace_id),
+        "5b8efff798038103d269b633813fc60c"
+    );
     assert_eq!(hex::encode(&span.span_id), "eee19b7ec3c1b174");
     assert_eq!(hex::encode(&span.parent_span_id), "eee19b7ec3c1b173");
     assert_eq!(span.name, "I'm a server span");
@@ -27,7 +30,10 @@ fn decodes_the_spec_trace_example() {
     assert_eq!(span.end_time_unix_nano, 1544712661000000000);
     assert_eq!(span.attributes[0].key, "my.span.attr");
     let scope = rs.scope_spans[0].scope.as_ref().unwrap();
-    assert_eq!((scope.name.as_str(), scope.version.as_str()), ("my.library", "1.0.0"));
+    assert_eq!(
+        (scope.name.as_str(), scope.version.as_str()),
+        ("my.library", "1.0.0")
+    );
     let res = rs.resource.as_ref().unwrap();
     assert_eq!(
         res.attributes[0].value.as_ref().unwrap().value,
@@ -44,7 +50,10 @@ fn decodes_the_spec_metrics_example() {
         Some(M::Sum(s)) => {
             assert!(s.is_monotonic);
             assert_eq!(s.aggregation_temporality, 1);
-            assert_eq!(s.data_points[0].value, Some(number_data_point::Value::AsDouble(5.0)));
+            assert_eq!(
+                s.data_points[0].value,
+                Some(number_data_point::Value::AsDouble(5.0))
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -74,7 +83,10 @@ fn accepts_64_bit_fields_as_strings() {
     }
     match &metrics[3].data {
         Some(M::Sum(s)) => {
-            assert_eq!(s.data_points[0].value, Some(number_data_point::Value::AsInt(42)))
+            assert_eq!(
+                s.data_points[0].value,
+                Some(number_data_point::Value::AsInt(42))
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -85,7 +97,10 @@ fn decodes_the_spec_logs_example_with_every_value_type() {
     let req = decode_logs(&fixture("logs.json")).unwrap();
     let rec = &req.resource_logs[0].scope_logs[0].log_records[0];
     assert_eq!(rec.severity_text, "Information");
-    assert_eq!(hex::encode(&rec.trace_id), "5b8efff798038103d269b633813fc60c");
+    assert_eq!(
+        hex::encode(&rec.trace_id),
+        "5b8efff798038103d269b633813fc60c"
+    );
     assert_eq!(
         rec.body.as_ref().unwrap().value,
         Some(Value::StringValue("Example log record".into()))
@@ -93,15 +108,17 @@ fn decodes_the_spec_logs_example_with_every_value_type() {
     let kinds: Vec<&str> = rec
         .attributes
         .iter()
-        .map(|kv| match kv.value.as_ref().unwrap().value.as_ref().unwrap() {
-            Value::StringValue(_) => "string",
-            Value::BoolValue(true) => "bool",
-            Value::IntValue(10) => "int",
-            Value::DoubleValue(_) => "double",
-            Value::ArrayValue(a) if a.values.len() == 2 => "array",
-            Value::KvlistValue(k) if k.values[0].key == "some.map.key" => "map",
-            other => panic!("unexpected {other:?}"),
-        })
+        .map(
+            |kv| match kv.value.as_ref().unwrap().value.as_ref().unwrap() {
+                Value::StringValue(_) => "string",
+                Value::BoolValue(true) => "bool",
+                Value::IntValue(10) => "int",
+                Value::DoubleValue(_) => "double",
+                Value::ArrayValue(a) if a.values.len() == 2 => "array",
+                Value::KvlistValue(k) if k.values[0].key == "some.map.key" => "map",
+                other => panic!("unexpected {other:?}"),
+            },
+        )
         .collect();
     assert_eq!(kinds, ["string", "bool", "int", "double", "array", "map"]);
 }

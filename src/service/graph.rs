@@ -13,9 +13,6 @@ use crate::pipeline::{self, Consumer, Consumers, ExporterInput, PipelineInput};
 use crate::registry;
 use crate::signal::Signal;
 
-/// How many exports one exporter runs at once (the collector's `num_consumers` default).
-const EXPORTER_CONCURRENCY: usize = 10;
-
 /// A started service. Drop without `shutdown` aborts nothing gracefully: call `shutdown`.
 pub struct Service {
     receivers_stop: CancellationToken,
@@ -82,8 +79,8 @@ impl Service {
                 let (factory, _) = registry::find(registry::exporters(), id.type_name())
                     .ok_or_else(|| anyhow!("exporter {id}: unknown type"))?;
                 let exp = (factory.create)(id, raw).map_err(|e| anyhow!("exporter {id}: {e}"))?;
-                let (input, handle) =
-                    pipeline::spawn_exporter(id.clone(), exp, EXPORTER_CONCURRENCY);
+                let concurrency = exp.concurrency();
+                let (input, handle) = pipeline::spawn_exporter(id.clone(), exp, concurrency);
                 exporter_inputs.insert(id.clone(), input);
                 self.exporters.push((id.clone(), handle));
             }

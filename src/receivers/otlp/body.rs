@@ -67,7 +67,10 @@ mod tests {
         );
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(&data).unwrap();
-        assert_eq!(decompress("deflate", &z.finish().unwrap(), 1 << 20).unwrap(), data);
+        assert_eq!(
+            decompress("deflate", &z.finish().unwrap(), 1 << 20).unwrap(),
+            data
+        );
         assert_eq!(decompress("", &data, 1 << 20).unwrap(), data);
     }
 
@@ -81,6 +84,9 @@ mod tests {
     #[test]
     fn rejects_unknown_and_corrupt_encodings() {
         assert!(matches!(decompress("br", b"x", 10), Err(BodyError::Bad(_))));
-        assert!(matches!(decompress("gzip", b"not gzip", 10), Err(BodyError::Bad(_))));
+        assert!(matches!(
+            decompress("gzip", b"not gzip", 10),
+            Err(BodyError::Bad(_))
+        ));
     }
 }

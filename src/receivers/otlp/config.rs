@@ -137,7 +137,12 @@ impl OtlpConfig {
         let top = match raw {
             Value::Null => &empty,
             Value::Object(m) => m,
-            _ => return Err(ComponentConfigError::at(&[], "expected a map with `protocols`")),
+            _ => {
+                return Err(ComponentConfigError::at(
+                    &[],
+                    "expected a map with `protocols`",
+                ))
+            }
         };
         for k in top.keys() {
             if k != "protocols" {
@@ -206,7 +211,11 @@ impl GrpcConfig {
             return Err(unsupported(&p, "tls", "TLS on the OTLP receiver"));
         }
         if self.auth.is_some() {
-            return Err(unsupported(&p, "auth", "authentication on the OTLP receiver"));
+            return Err(unsupported(
+                &p,
+                "auth",
+                "authentication on the OTLP receiver",
+            ));
         }
         if self.max_recv_msg_size_mib == 0 {
             return Err(ComponentConfigError::at(
@@ -239,7 +248,11 @@ impl HttpConfig {
             return Err(unsupported(&p, "tls", "TLS on the OTLP receiver"));
         }
         if self.auth.is_some() {
-            return Err(unsupported(&p, "auth", "authentication on the OTLP receiver"));
+            return Err(unsupported(
+                &p,
+                "auth",
+                "authentication on the OTLP receiver",
+            ));
         }
         if let Some(algs) = &self.compression_algorithms {
             for a in algs {
@@ -267,7 +280,8 @@ mod tests {
 
     #[test]
     fn defaults_match_the_collector() {
-        let c = OtlpConfig::from_value(&json!({"protocols": {"grpc": null, "http": null}})).unwrap();
+        let c =
+            OtlpConfig::from_value(&json!({"protocols": {"grpc": null, "http": null}})).unwrap();
         let g = c.grpc.unwrap();
         let h = c.http.unwrap();
         assert_eq!(g.endpoint, "localhost:4317");
@@ -283,8 +297,8 @@ mod tests {
         assert!(e.message.contains("at least one protocol"));
         let e = OtlpConfig::from_value(&json!({"protocols": {"grcp": null}})).unwrap_err();
         assert_eq!(e.hint.as_deref(), Some("did you mean \"grpc\"?"));
-        let e = OtlpConfig::from_value(&json!({"protocols": {"grpc": {"endpont": "x"}}}))
-            .unwrap_err();
+        let e =
+            OtlpConfig::from_value(&json!({"protocols": {"grpc": {"endpont": "x"}}})).unwrap_err();
         assert_eq!(e.path, ["protocols", "grpc", "endpont"]);
         assert_eq!(e.hint.as_deref(), Some("did you mean \"endpoint\"?"));
         let e = OtlpConfig::from_value(&json!({"protocols": {"http": {"endpoint": "nohost"}}}))

@@ -61,14 +61,14 @@ impl Handler {
         }
         let mut batch = Batch::new(data);
         if self.include_metadata {
-            batch.metadata = Arc::new(Metadata::from_pairs(metadata.iter().filter_map(|kv| {
-                match kv {
+            batch.metadata = Arc::new(Metadata::from_pairs(metadata.iter().filter_map(
+                |kv| match kv {
                     tonic::metadata::KeyAndValueRef::Ascii(k, v) => {
                         Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))
                     }
                     tonic::metadata::KeyAndValueRef::Binary(..) => None,
-                }
-            })));
+                },
+            )));
         }
         consumer.consume(batch).await.map_err(refusal)
     }
@@ -100,7 +100,8 @@ impl MetricsService for Handler {
         req: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         let (md, _, body) = req.into_parts();
-        self.handle(Signal::Metrics, &md, Data::Metrics(body)).await?;
+        self.handle(Signal::Metrics, &md, Data::Metrics(body))
+            .await?;
         Ok(Response::new(ExportMetricsServiceResponse::default()))
     }
 }

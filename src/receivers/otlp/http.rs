@@ -92,7 +92,12 @@ fn status_response(enc: Encoding, code: tonic::Code, message: String) -> Respons
 }
 
 fn plain(code: StatusCode, msg: &str) -> Response {
-    (code, [(header::CONTENT_TYPE, "text/plain")], msg.to_string()).into_response()
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain")],
+        msg.to_string(),
+    )
+        .into_response()
 }
 
 fn signal_for(cfg: &HttpConfig, path: &str) -> Option<Signal> {
@@ -108,7 +113,9 @@ fn signal_for(cfg: &HttpConfig, path: &str) -> Option<Signal> {
 }
 
 fn origin_allowed(cors: &CorsConfig, origin: &str) -> bool {
-    cors.allowed_origins.iter().any(|pat| glob_match(pat, origin))
+    cors.allowed_origins
+        .iter()
+        .any(|pat| glob_match(pat, origin))
 }
 
 /// `*` matches any run of characters.
@@ -151,7 +158,10 @@ fn preflight(cfg: &HttpConfig, headers: &HeaderMap) -> Response {
     };
     add_cors(cfg, headers, &mut resp);
     let h = resp.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST"),
+    );
     let mut allowed = vec!["content-type".to_string(), "content-encoding".to_string()];
     allowed.extend(cors.allowed_headers.iter().map(|s| s.to_ascii_lowercase()));
     if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
@@ -204,9 +214,7 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
         other => {
             return plain(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                &format!(
-                    "{other:?} is not a supported content type (use {PROTOBUF} or {JSON})"
-                ),
+                &format!("{other:?} is not a supported content type (use {PROTOBUF} or {JSON})"),
             )
         }
     };
@@ -234,9 +242,11 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
         }
     }
     let metadata = cfg.include_metadata.then(|| {
-        Metadata::from_pairs(req.headers().iter().filter_map(|(k, v)| {
-            Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))
-        }))
+        Metadata::from_pairs(
+            req.headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))),
+        )
     });
 
     let limit = cfg.max_request_body_size;
@@ -244,7 +254,9 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
     let raw = match limited.collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 return too_large(enc, limit);
             }
             return status_response(
@@ -331,7 +343,10 @@ mod tests {
     #[test]
     fn cors_origin_globs() {
         assert!(glob_match("*", "https://a.b"));
-        assert!(glob_match("https://*.example.com", "https://app.example.com"));
+        assert!(glob_match(
+            "https://*.example.com",
+            "https://app.example.com"
+        ));
         assert!(!glob_match("https://*.example.com", "https://example.org"));
         assert!(glob_match("http://localhost:3000", "http://localhost:3000"));
     }

@@ -40,9 +40,9 @@ pub struct OtlpReceiver {
 
 async fn bind(id: &ComponentId, proto: &str, endpoint: &str) -> anyhow::Result<TcpListener> {
     let addr = listen_endpoint(endpoint).map_err(anyhow::Error::msg)?;
-    let listener = TcpListener::bind(&addr).await.map_err(|e| {
-        anyhow::anyhow!("{id} receiver: cannot listen on {addr} ({proto}): {e}")
-    })?;
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("{id} receiver: cannot listen on {addr} ({proto}): {e}"))?;
     tracing::info!(receiver = %id, protocol = proto, endpoint = %listener.local_addr().map(|a| a.to_string()).unwrap_or(addr), "Starting OTLP server");
     Ok(listener)
 }

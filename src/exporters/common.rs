@@ -1,0 +1,172 @@
+//! Settings shared by network exporters, with the collector's keys and defaults: compression,
+//! client TLS, `retry_on_failure` and `sending_queue`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::component::ComponentConfigError;
+use crate::config::decode::{did_you_mean, duration};
+
+/// `compression:` of an exporter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// gzip (the collector's default).
+    #[default]
+    Gzip,
+    /// zstd.
+    Zstd,
+    /// No compression.
+    None,
+}
+
+impl Compression {
+    /// Parses a `compression:` value; errors list what is supported and suggest the closest.
+    pub fn parse(s: &str) -> Result<Compression, ComponentConfigError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "gzip" => Ok(Compression::Gzip),
+            "zstd" => Ok(Compression::Zstd),
+            "none" | "" => Ok(Compression::None),
+            other => {
+                let mut e = ComponentConfigError::at(
+                    &["compression"],
+                    format!("unsupported compression {other:?} (supported: gzip, zstd, none)"),
+                );
+                e.hint = did_you_mean(other, ["gzip", "zstd", "none"]);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// serde helper: a `compression:` string.
+pub fn compression<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Compression, D::Error> {
+    let s = String::deserialize(d)?;
+    Compression::parse(&s).map_err(|e| serde::de::Error::custom(e.message))
+}
+
+/// Client `tls:` settings. Only plaintext (`insecure: true`) works until TLS lands.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsClientConfig {
+    /// Plaintext connection (no TLS).
+    pub insecure: bool,
+    /// Skip server certificate verification.
+    pub insecure_skip_verify: bool,
+    /// CA bundle.
+    pub ca_file: Option<String>,
+    /// Client certificate.
+    pub cert_file: Option<String>,
+    /// Client key.
+    pub key_file: Option<String>,
+    /// Server name to verify.
+    pub server_name_override: Option<String>,
+    /// Minimum TLS version.
+    pub min_version: Option<String>,
+    /// Maximum TLS version.
+    pub max_version: Option<String>,
+}
+
+impl TlsClientConfig {
+    /// Rejects settings that need TLS, which is not supported yet.
+    pub fn check_plaintext(&self) -> Result<(), ComponentConfigError> {
+        let set = [
+            ("insecure_skip_verify", self.insecure_skip_verify),
+            ("ca_file", self.ca_file.is_some()),
+            ("cert_file", self.cert_file.is_some()),
+            ("key_file", self.key_file.is_some()),
+            ("server_name_override", self.server_name_override.is_some()),
+            ("min_version", self.min_version.is_some()),
+            ("max_version", self.max_version.is_some()),
+        ];
+        for (key, is_set) in set {
+            if is_set {
+                return Err(ComponentConfigError::at(
+                    &["tls", key],
+                    "TLS client settings are not supported yet; use a plaintext endpoint with tls.insecure: true",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `retry_on_failure:` (the collector's exporterhelper defaults).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Retry failed exports (default true).
+    pub enabled: bool,
+    /// First wait (default 5s).
+    #[serde(deserialize_with = "duration")]
+    pub initial_interval: Duration,
+    /// Jitter factor (default 0.5).
+    pub randomization_factor: f64,
+    /// Backoff multiplier (default 1.5).
+    pub multiplier: f64,
+    /// Longest wait (default 30s).
+    #[serde(deserialize_with = "duration")]
+    pub max_interval: Duration,
+    /// Give up after this long (default 300s; 0 = never).
+    #[serde(deserialize_with = "duration")]
+    pub max_elapsed_time: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            enabled: true,
+            initial_interval: Duration::from_secs(5),
+            randomization_factor: 0.5,
+            multiplier: 1.5,
+            max_interval: Duration::from_secs(30),
+            max_elapsed_time: Duration::from_secs(300),
+        }
+    }
+}
+
+/// `sending_queue:` (the collector's exporterhelper defaults).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Queue exports (default true).
+    pub enabled: bool,
+    /// Concurrent exports (default 10).
+    pub num_consumers: usize,
+    /// Queue capacity in `sizer` units (default 1000).
+    pub queue_size: usize,
+    /// `requests`, `items` or `bytes`.
+    pub sizer: String,
+    /// Answer the receiver only after export.
+    pub wait_for_result: bool,
+    /// Block instead of refusing when full.
+    pub block_on_overflow: bool,
+    /// Persistent storage extension ID.
+    pub storage: Option<String>,
+    /// Exporter-side batching settings.
+    pub batch: Option<Value>,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            enabled: true,
+            num_consumers: 10,
+            queue_size: 1000,
+            sizer: "requests".into(),
+            wait_for_result: false,
+            block_on_overflow: false,
+            storage: None,
+            batch: None,
+        }
+    }
+}
+
+/// Splits an endpoint into (scheme, rest) where a scheme is present.
+pub fn split_scheme(endpoint: &str) -> (Option<&str>, &str) {
+    match endpoint.split_once("://") {
+        Some((s, rest)) => (Some(s), rest),
+        None => (None, endpoint),
+    }
+}
