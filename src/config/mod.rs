@@ -2,8 +2,23 @@
 //! merging of several files, validation against the component registry, and redaction.
 
 pub mod decode;
+mod error;
+mod expand;
+mod load;
+mod merge;
 mod model;
+mod redact;
+pub mod yaml;
 
+pub use error::{ConfigError, Errors};
+pub use load::{load, load_docs, Loaded, Tables};
 pub use model::{Config, PipelineConfig, PipelineId, ServiceConfig, TelemetryConfig};
-mod load_placeholder;
-pub use load_placeholder::{load, redact, to_yaml, Errors, Loaded};
+pub use redact::{redact, redact_url_password, REDACTED};
+
+/// Renders a config document as YAML.
+pub fn to_yaml(v: &serde_json::Value) -> String {
+    serde_saphyr::to_string(v).unwrap_or_else(|e| format!("# cannot render YAML: {e}\n"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 //! OTLP port, or any OTLP backend.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -137,7 +137,9 @@ fn create(_id: &ComponentId, raw: &Value) -> Result<Box<dyn Exporter>, Component
 /// A running OTLP/gRPC exporter over one lazily connected channel.
 pub struct OtlpGrpcExporter {
     cfg: OtlpGrpcConfig,
-    channel: Channel,
+    endpoint: Endpoint,
+    /// Made on first export: creating a channel needs the runtime, validation does not.
+    channel: OnceLock<Channel>,
     metadata: MetadataMap,
     log_once: Arc<LogOnce>,
 }
@@ -173,7 +175,8 @@ impl OtlpGrpcExporter {
             metadata.insert(key, val);
         }
         Ok(OtlpGrpcExporter {
-            channel: endpoint.connect_lazy(),
+            endpoint,
+            channel: OnceLock::new(),
             cfg,
             metadata,
             log_once: Arc::new(LogOnce::default()),
@@ -217,7 +220,10 @@ macro_rules! with_compression {
 impl Exporter for OtlpGrpcExporter {
     async fn export(&self, data: Data) -> Result<(), ExportError> {
         let enc = self.encoding();
-        let ch = self.channel.clone();
+        let ch = self
+            .channel
+            .get_or_init(|| self.endpoint.connect_lazy())
+            .clone();
         let result = match data {
             Data::Traces(r) => {
                 let mut c = with_compression!(TraceServiceClient::new(ch), enc);

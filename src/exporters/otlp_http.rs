@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -176,7 +177,8 @@ pub struct OtlpHttpExporter {
     cfg: OtlpHttpConfig,
     urls: [Uri; 3],
     headers: Vec<(HeaderName, HeaderValue)>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// Made on first export, inside the runtime.
+    client: OnceLock<Client<HttpConnector, Full<Bytes>>>,
 }
 
 impl OtlpHttpExporter {
@@ -201,15 +203,20 @@ impl OtlpHttpExporter {
             val.set_sensitive(true);
             headers.push((name, val));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(cfg.timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(OtlpHttpExporter {
             cfg,
             urls,
             headers,
-            client,
+            client: OnceLock::new(),
+        })
+    }
+
+    fn client(&self) -> &Client<HttpConnector, Full<Bytes>> {
+        self.client.get_or_init(|| {
+            let mut connector = HttpConnector::new();
+            connector.set_connect_timeout(Some(self.cfg.timeout));
+            connector.set_nodelay(true);
+            Client::builder(TokioExecutor::new()).build(connector)
         })
     }
 
@@ -274,7 +281,7 @@ impl Exporter for OtlpHttpExporter {
             .map_err(|e| ExportError::Permanent(format!("cannot build request to {url}: {e}")))?;
         let call = async {
             let resp = self
-                .client
+                .client()
                 .request(req)
                 .await
                 .map_err(|e| ExportError::Retryable {
