@@ -97,15 +97,23 @@ fn load(paths: &[PathBuf]) -> Option<config::Loaded> {
 
 fn print_components() {
     let mut last = None;
-    for (kind, name, old, signals, stability) in registry::describe() {
-        if last != Some(kind) {
-            println!("{}:", kind.section());
-            last = Some(kind);
+    for c in registry::describe() {
+        if last != Some(c.kind) {
+            println!("{}:", c.kind.section());
+            last = Some(c.kind);
         }
-        let signals: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
-        let mut line = format!("  {name:<24} {stability:<12} {}", signals.join(", "));
-        if !old.is_empty() {
-            line.push_str(&format!("  (also accepted: {})", old.join(", ")));
+        let signals: Vec<&str> = c.signals.iter().map(|s| s.as_str()).collect();
+        let mut line = format!(
+            "  {:<24} {:<12} {}",
+            c.type_name,
+            c.stability,
+            signals.join(", ")
+        );
+        if !c.deprecated_names.is_empty() {
+            line.push_str(&format!(
+                "  (also accepted: {})",
+                c.deprecated_names.join(", ")
+            ));
         }
         println!("{}", line.trim_end());
     }

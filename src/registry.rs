@@ -86,34 +86,29 @@ pub fn extensions() -> &'static [Factory<ExtensionCreate>] {
     TABLE
 }
 
-/// Type names per kind with their signals and stability, for `sluice components`.
-pub fn describe() -> Vec<(
-    Kind,
-    &'static str,
-    &'static [&'static str],
-    Vec<Signal>,
-    &'static str,
-)> {
-    fn rows<C>(
-        kind: Kind,
-        t: &'static [Factory<C>],
-    ) -> impl Iterator<
-        Item = (
-            Kind,
-            &'static str,
-            &'static [&'static str],
-            Vec<Signal>,
-            &'static str,
-        ),
-    > {
-        t.iter().map(move |f| {
-            (
-                kind,
-                f.type_name,
-                f.deprecated_names,
-                f.signals.to_vec(),
-                f.stability,
-            )
+/// One built-in component type, for `sluice components`.
+pub struct ComponentInfo {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its current type name.
+    pub type_name: &'static str,
+    /// Older names still accepted.
+    pub deprecated_names: &'static [&'static str],
+    /// Signals it supports.
+    pub signals: &'static [Signal],
+    /// Its stability.
+    pub stability: &'static str,
+}
+
+/// Every built-in component type, per kind.
+pub fn describe() -> Vec<ComponentInfo> {
+    fn rows<C>(kind: Kind, t: &'static [Factory<C>]) -> impl Iterator<Item = ComponentInfo> {
+        t.iter().map(move |f| ComponentInfo {
+            kind,
+            type_name: f.type_name,
+            deprecated_names: f.deprecated_names,
+            signals: f.signals,
+            stability: f.stability,
         })
     }
     rows(Kind::Receiver, receivers())

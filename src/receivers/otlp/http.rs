@@ -233,7 +233,7 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
         .to_string();
     if let Some(algs) = &cfg.compression_algorithms {
         let e = content_encoding.trim().to_ascii_lowercase();
-        if !e.is_empty() && e != "identity" && !algs.iter().any(|a| *a == e) {
+        if !e.is_empty() && e != "identity" && !algs.contains(&e) {
             return status_response(
                 enc,
                 tonic::Code::InvalidArgument,
