@@ -99,6 +99,13 @@ impl LogsService for Rec {
     }
 }
 
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
 fn gunzip_if(headers: &axum::http::HeaderMap, body: Bytes) -> Vec<u8> {
     use std::io::Read;
     match headers
@@ -122,8 +129,18 @@ async fn http_traces(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Vec<u8>) {
-    let req = ExportTraceServiceRequest::decode(&gunzip_if(&headers, body)[..]).unwrap();
-    rec.0.lock().unwrap().traces.push(("http", req));
+    let json = is_json(&headers);
+    let raw = gunzip_if(&headers, body);
+    let req = if json {
+        sluice::otlp_json::decode_traces(&raw).unwrap()
+    } else {
+        ExportTraceServiceRequest::decode(&raw[..]).unwrap()
+    };
+    rec.0
+        .lock()
+        .unwrap()
+        .traces
+        .push((if json { "http-json" } else { "http" }, req));
     (
         StatusCode::OK,
         ExportTraceServiceResponse::default().encode_to_vec(),
@@ -135,8 +152,18 @@ async fn http_metrics(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Vec<u8>) {
-    let req = ExportMetricsServiceRequest::decode(&gunzip_if(&headers, body)[..]).unwrap();
-    rec.0.lock().unwrap().metrics.push(("http", req));
+    let json = is_json(&headers);
+    let raw = gunzip_if(&headers, body);
+    let req = if json {
+        sluice::otlp_json::decode_metrics(&raw).unwrap()
+    } else {
+        ExportMetricsServiceRequest::decode(&raw[..]).unwrap()
+    };
+    rec.0
+        .lock()
+        .unwrap()
+        .metrics
+        .push((if json { "http-json" } else { "http" }, req));
     (
         StatusCode::OK,
         ExportMetricsServiceResponse::default().encode_to_vec(),
@@ -148,8 +175,18 @@ async fn http_logs(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Vec<u8>) {
-    let req = ExportLogsServiceRequest::decode(&gunzip_if(&headers, body)[..]).unwrap();
-    rec.0.lock().unwrap().logs.push(("http", req));
+    let json = is_json(&headers);
+    let raw = gunzip_if(&headers, body);
+    let req = if json {
+        sluice::otlp_json::decode_logs(&raw).unwrap()
+    } else {
+        ExportLogsServiceRequest::decode(&raw[..]).unwrap()
+    };
+    rec.0
+        .lock()
+        .unwrap()
+        .logs
+        .push((if json { "http-json" } else { "http" }, req));
     (
         StatusCode::OK,
         ExportLogsServiceResponse::default().encode_to_vec(),
