@@ -67,7 +67,7 @@ struct Sent {
 
 enum Transport {
     Grpc(u16),
-    Http(u16),
+    Http(u16, Protocol),
 }
 
 fn resource(service: &str) -> Resource {
@@ -100,24 +100,25 @@ fn send_all(transport: &Transport, service: &str) -> Sent {
                     .unwrap(),
             )
         }
-        Transport::Http(port) => {
+        Transport::Http(port, protocol) => {
+            let protocol = *protocol;
             let url = |p: &str| format!("http://127.0.0.1:{port}/v1/{p}");
             (
                 opentelemetry_otlp::SpanExporter::builder()
                     .with_http()
-                    .with_protocol(Protocol::HttpBinary)
+                    .with_protocol(protocol)
                     .with_endpoint(url("traces"))
                     .build()
                     .unwrap(),
                 opentelemetry_otlp::MetricExporter::builder()
                     .with_http()
-                    .with_protocol(Protocol::HttpBinary)
+                    .with_protocol(protocol)
                     .with_endpoint(url("metrics"))
                     .build()
                     .unwrap(),
                 opentelemetry_otlp::LogExporter::builder()
                     .with_http()
-                    .with_protocol(Protocol::HttpBinary)
+                    .with_protocol(protocol)
                     .with_endpoint(url("logs"))
                     .build()
                     .unwrap(),
@@ -305,5 +306,16 @@ fn rust_sdk_over_grpc_reaches_the_sink_intact() {
 
 #[test]
 fn rust_sdk_over_http_protobuf_reaches_the_sink_intact() {
-    run(|_, http| Transport::Http(http), "e2e-http");
+    run(
+        |_, http| Transport::Http(http, Protocol::HttpBinary),
+        "e2e-http",
+    );
+}
+
+#[test]
+fn rust_sdk_over_http_json_reaches_the_sink_intact() {
+    run(
+        |_, http| Transport::Http(http, Protocol::HttpJson),
+        "e2e-http-json",
+    );
 }
