@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::pipeline::retry::RetryConfig;
 use crate::pipeline::Consumers;
 use crate::signal::{Batch, Data};
 
@@ -232,18 +233,40 @@ impl ExportError {
     }
 }
 
+/// How the runner in front of an exporter queues, parallelises and retries (the collector's
+/// `sending_queue` and `retry_on_failure`).
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Exports running at once (`num_consumers`).
+    pub concurrency: usize,
+    /// Batches the queue holds before it pushes back on the pipelines (`queue_size`).
+    pub capacity: usize,
+    /// Retry policy for retryable failures.
+    pub retry: RetryConfig,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            concurrency: 1,
+            capacity: crate::pipeline::EXPORTER_QUEUE_BATCHES,
+            retry: RetryConfig::disabled(),
+        }
+    }
+}
+
 /// An exporter instance: one per exporter ID, fed by every pipeline that lists it.
 #[async_trait]
 pub trait Exporter: Send + Sync {
-    /// Sends one batch. May be called concurrently.
-    async fn export(&self, data: Data) -> Result<(), ExportError>;
+    /// Sends one batch. May be called concurrently, and again with the same data on retry.
+    async fn export(&self, data: &Data) -> Result<(), ExportError>;
 
     /// Called once after the last export, before the service exits.
     async fn shutdown(&self) {}
 
-    /// How many exports may run at once (`sending_queue.num_consumers`, default 10).
-    fn concurrency(&self) -> usize {
-        10
+    /// Queue, concurrency and retry settings (default: one at a time, no retries).
+    fn queue_settings(&self) -> QueueSettings {
+        QueueSettings::default()
     }
 }
 

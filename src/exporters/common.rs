@@ -1,13 +1,13 @@
 //! Settings shared by network exporters, with the collector's keys and defaults: compression,
 //! client TLS, `retry_on_failure` and `sending_queue`.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::component::ComponentConfigError;
-use crate::config::decode::{did_you_mean, duration};
+use crate::component::QueueSettings;
+use crate::config::decode::did_you_mean;
+pub use crate::pipeline::retry::RetryConfig;
 
 /// `compression:` of an exporter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,40 +92,6 @@ impl TlsClientConfig {
     }
 }
 
-/// `retry_on_failure:` (the collector's exporterhelper defaults).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetryConfig {
-    /// Retry failed exports (default true).
-    pub enabled: bool,
-    /// First wait (default 5s).
-    #[serde(deserialize_with = "duration")]
-    pub initial_interval: Duration,
-    /// Jitter factor (default 0.5).
-    pub randomization_factor: f64,
-    /// Backoff multiplier (default 1.5).
-    pub multiplier: f64,
-    /// Longest wait (default 30s).
-    #[serde(deserialize_with = "duration")]
-    pub max_interval: Duration,
-    /// Give up after this long (default 300s; 0 = never).
-    #[serde(deserialize_with = "duration")]
-    pub max_elapsed_time: Duration,
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        RetryConfig {
-            enabled: true,
-            initial_interval: Duration::from_secs(5),
-            randomization_factor: 0.5,
-            multiplier: 1.5,
-            max_interval: Duration::from_secs(30),
-            max_elapsed_time: Duration::from_secs(300),
-        }
-    }
-}
-
 /// `sending_queue:` (the collector's exporterhelper defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -161,6 +127,64 @@ impl Default for QueueConfig {
             batch: None,
         }
     }
+}
+
+impl QueueConfig {
+    /// The runner settings for this queue and retry config. A disabled queue still runs one
+    /// export at a time behind a one-batch queue (the receiver waits for it), never drops.
+    pub fn settings(&self, retry: &RetryConfig) -> QueueSettings {
+        if self.enabled {
+            QueueSettings {
+                concurrency: self.num_consumers.max(1),
+                capacity: self.queue_size.max(1),
+                retry: retry.clone(),
+            }
+        } else {
+            QueueSettings {
+                concurrency: 1,
+                capacity: 1,
+                retry: retry.clone(),
+            }
+        }
+    }
+
+    /// Rejects settings Sluice does not implement yet.
+    pub fn check(&self) -> Result<(), ComponentConfigError> {
+        if self.sizer != "requests" {
+            let mut e = ComponentConfigError::at(
+                &["sending_queue", "sizer"],
+                format!("sizer {:?} is not supported yet (requests)", self.sizer),
+            );
+            e.hint = did_you_mean(&self.sizer, ["requests"]);
+            return Err(e);
+        }
+        if self.storage.is_some() {
+            return Err(ComponentConfigError::at(
+                &["sending_queue", "storage"],
+                "persistent queues (storage) are not supported yet",
+            ));
+        }
+        if self.batch.is_some() {
+            return Err(ComponentConfigError::at(
+                &["sending_queue", "batch"],
+                "exporter-side batching is not supported yet; use the batch processor",
+            ));
+        }
+        if self.enabled && self.queue_size == 0 {
+            return Err(ComponentConfigError::at(
+                &["sending_queue", "queue_size"],
+                "queue_size must be greater than 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks `retry_on_failure` as the collector does.
+pub fn check_retry(retry: &RetryConfig) -> Result<(), ComponentConfigError> {
+    retry
+        .validate()
+        .map_err(|m| ComponentConfigError::at(&["retry_on_failure"], m))
 }
 
 /// Splits an endpoint into (scheme, rest) where a scheme is present.

@@ -2,5 +2,6 @@
 
 pub mod common;
 pub mod debug;
+pub mod grpc_codec;
 pub mod otlp_grpc;
 pub mod otlp_http;

@@ -6,9 +6,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use bytes::Bytes;
+use http::uri::PathAndQuery;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
 use serde::Deserialize;
 use serde_json::Value;
 use tonic::codec::CompressionEncoding;
@@ -16,9 +19,10 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 use super::common::{
-    compression, split_scheme, Compression, QueueConfig, RetryConfig, TlsClientConfig,
+    check_retry, compression, split_scheme, Compression, QueueConfig, RetryConfig, TlsClientConfig,
 };
-use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter};
+use super::grpc_codec::EncodedCodec;
+use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter, QueueSettings};
 use crate::config::decode::{decode, duration, split_host_port};
 use crate::registry::{ExporterCreate, Factory};
 use crate::rpc_status::RpcStatus;
@@ -149,6 +153,8 @@ impl OtlpGrpcExporter {
     pub fn new(cfg: OtlpGrpcConfig) -> Result<Self, ComponentConfigError> {
         let uri = cfg.uri()?;
         cfg.tls.check_plaintext()?;
+        cfg.sending_queue.check()?;
+        check_retry(&cfg.retry_on_failure)?;
         if cfg.auth.is_some() {
             return Err(ComponentConfigError::at(
                 &["auth"],
@@ -206,59 +212,76 @@ impl OtlpGrpcExporter {
     }
 }
 
-macro_rules! with_compression {
-    ($client:expr, $enc:expr) => {{
-        let c = $client;
-        match $enc {
-            Some(e) => c.send_compressed(e).accept_compressed(e),
-            None => c,
+const TRACES_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+const METRICS_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+const LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+
+impl OtlpGrpcExporter {
+    async fn unary<R: prost::Message + Default + Send + Sync + 'static>(
+        &self,
+        path: &'static str,
+        body: Bytes,
+    ) -> Result<R, tonic::Status> {
+        let channel = self
+            .channel
+            .get_or_init(|| self.endpoint.connect_lazy())
+            .clone();
+        let mut grpc = tonic::client::Grpc::new(channel);
+        if let Some(e) = self.encoding() {
+            grpc = grpc.send_compressed(e).accept_compressed(e);
         }
-    }};
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(format!("cannot connect: {e}")))?;
+        let resp = grpc
+            .unary(
+                self.request(body),
+                PathAndQuery::from_static(path),
+                EncodedCodec::<R>::default(),
+            )
+            .await?;
+        Ok(resp.into_inner())
+    }
 }
 
 #[async_trait]
 impl Exporter for OtlpGrpcExporter {
-    async fn export(&self, data: Data) -> Result<(), ExportError> {
-        let enc = self.encoding();
-        let ch = self
-            .channel
-            .get_or_init(|| self.endpoint.connect_lazy())
-            .clone();
-        let result = match data {
+    async fn export(&self, data: &Data) -> Result<(), ExportError> {
+        let map = |s: tonic::Status| map_status(&s, &self.cfg.endpoint);
+        match data {
             Data::Traces(r) => {
-                let mut c = with_compression!(TraceServiceClient::new(ch), enc);
-                c.export(self.request(r)).await.map(|resp| {
-                    if let Some(p) = resp.into_inner().partial_success {
-                        self.partial(Signal::Traces, p.rejected_spans, &p.error_message);
-                    }
-                })
+                let resp: ExportTraceServiceResponse = self
+                    .unary(TRACES_PATH, r.encode_to_vec().into())
+                    .await
+                    .map_err(map)?;
+                if let Some(p) = resp.partial_success {
+                    self.partial(Signal::Traces, p.rejected_spans, &p.error_message);
+                }
             }
             Data::Metrics(r) => {
-                let mut c = with_compression!(MetricsServiceClient::new(ch), enc);
-                c.export(self.request(r)).await.map(|resp| {
-                    if let Some(p) = resp.into_inner().partial_success {
-                        self.partial(Signal::Metrics, p.rejected_data_points, &p.error_message);
-                    }
-                })
+                let resp: ExportMetricsServiceResponse = self
+                    .unary(METRICS_PATH, r.encode_to_vec().into())
+                    .await
+                    .map_err(map)?;
+                if let Some(p) = resp.partial_success {
+                    self.partial(Signal::Metrics, p.rejected_data_points, &p.error_message);
+                }
             }
             Data::Logs(r) => {
-                let mut c = with_compression!(LogsServiceClient::new(ch), enc);
-                c.export(self.request(r)).await.map(|resp| {
-                    if let Some(p) = resp.into_inner().partial_success {
-                        self.partial(Signal::Logs, p.rejected_log_records, &p.error_message);
-                    }
-                })
+                let resp: ExportLogsServiceResponse = self
+                    .unary(LOGS_PATH, r.encode_to_vec().into())
+                    .await
+                    .map_err(map)?;
+                if let Some(p) = resp.partial_success {
+                    self.partial(Signal::Logs, p.rejected_log_records, &p.error_message);
+                }
             }
-        };
-        result.map_err(|s| map_status(&s, &self.cfg.endpoint))
+        }
+        Ok(())
     }
 
-    fn concurrency(&self) -> usize {
-        if self.cfg.sending_queue.enabled {
-            self.cfg.sending_queue.num_consumers.max(1)
-        } else {
-            1
-        }
+    fn queue_settings(&self) -> QueueSettings {
+        self.cfg.sending_queue.settings(&self.cfg.retry_on_failure)
     }
 }
 
@@ -322,7 +345,7 @@ mod tests {
         assert_eq!(e.hint.as_deref(), Some("did you mean \"timeout\"?"));
         let q =
             cfg(json!({"endpoint": "http://x:1", "sending_queue": {"num_consumers": 3}})).unwrap();
-        assert_eq!(q.concurrency(), 3);
+        assert_eq!(q.queue_settings().concurrency, 3);
     }
 
     #[test]

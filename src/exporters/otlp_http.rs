@@ -17,8 +17,10 @@ use prost::Message;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{compression, Compression, QueueConfig, RetryConfig, TlsClientConfig};
-use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter};
+use super::common::{
+    check_retry, compression, Compression, QueueConfig, RetryConfig, TlsClientConfig,
+};
+use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter, QueueSettings};
 use crate::config::decode::{decode, did_you_mean, duration};
 use crate::otlp_json;
 use crate::registry::{ExporterCreate, Factory};
@@ -186,6 +188,8 @@ impl OtlpHttpExporter {
     pub fn new(cfg: OtlpHttpConfig) -> Result<Self, ComponentConfigError> {
         let urls = cfg.urls()?;
         cfg.tls.check_plaintext()?;
+        cfg.sending_queue.check()?;
+        check_retry(&cfg.retry_on_failure)?;
         if cfg.auth.is_some() {
             return Err(ComponentConfigError::at(
                 &["auth"],
@@ -247,15 +251,14 @@ impl OtlpHttpExporter {
 
 #[async_trait]
 impl Exporter for OtlpHttpExporter {
-    async fn export(&self, data: Data) -> Result<(), ExportError> {
+    async fn export(&self, data: &Data) -> Result<(), ExportError> {
         let url = match data.signal() {
             Signal::Traces => &self.urls[0],
             Signal::Metrics => &self.urls[1],
             Signal::Logs => &self.urls[2],
         };
         let json = self.cfg.encoding == Encoding::Json;
-        let body = self.body(&data)?;
-        drop(data);
+        let body = self.body(data)?;
         let mut req = Request::post(url.clone()).header(
             http::header::CONTENT_TYPE,
             if json {
@@ -334,12 +337,8 @@ impl Exporter for OtlpHttpExporter {
         }
     }
 
-    fn concurrency(&self) -> usize {
-        if self.cfg.sending_queue.enabled {
-            self.cfg.sending_queue.num_consumers.max(1)
-        } else {
-            1
-        }
+    fn queue_settings(&self) -> QueueSettings {
+        self.cfg.sending_queue.settings(&self.cfg.retry_on_failure)
     }
 }
 

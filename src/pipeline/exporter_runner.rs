@@ -1,12 +1,15 @@
-//! The exporter runner: one per exporter ID, fed by every pipeline that lists it, running up
-//! to `concurrency` exports at once.
+//! The exporter runner: one per exporter ID, fed by every pipeline that lists it. It holds the
+//! exporter's bounded queue (`sending_queue.queue_size`), runs up to `num_consumers` exports
+//! at once, and retries retryable failures with backoff (`retry_on_failure`). A full queue
+//! blocks the pipelines feeding it, so the receivers refuse new data instead of dropping it.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::component::{ComponentId, Exporter};
+use super::retry::{Backoff, RetryConfig};
+use crate::component::{ComponentId, ExportError, Exporter};
 use crate::signal::Batch;
 use crate::telemetry::{metrics as own, LogOnce};
 
@@ -31,43 +34,93 @@ impl ExporterInput {
 }
 
 /// Spawns the runner for one exporter. It ends once all [`ExporterInput`]s are dropped and
-/// every queued batch has been exported (or has failed), then calls `shutdown`.
+/// every queued batch has been exported (or has failed for good), then calls `shutdown`.
 pub fn spawn_exporter(
     id: ComponentId,
     exporter: Box<dyn Exporter>,
-    concurrency: usize,
 ) -> (ExporterInput, JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<Batch>(super::EXPORTER_QUEUE_BATCHES);
+    let settings = exporter.queue_settings();
+    let concurrency = settings.concurrency.max(1);
+    let (tx, mut rx) = mpsc::channel::<Batch>(settings.capacity.max(1));
     let exporter: Arc<dyn Exporter> = Arc::from(exporter);
+    let retry = Arc::new(settings.retry);
     let input = ExporterInput { id: id.clone(), tx };
     let handle = tokio::spawn(async move {
-        let limit = Arc::new(Semaphore::new(concurrency.max(1)));
+        let limit = Arc::new(Semaphore::new(concurrency));
         let log_once = Arc::new(LogOnce::default());
         while let Some(batch) = rx.recv().await {
             let permit = limit.clone().acquire_owned().await.expect("semaphore open");
-            let exporter = exporter.clone();
-            let id = id.clone();
-            let log_once = log_once.clone();
+            let job = Job {
+                exporter: exporter.clone(),
+                id: id.clone(),
+                retry: retry.clone(),
+                log_once: log_once.clone(),
+            };
             tokio::spawn(async move {
-                let signal = batch.signal();
-                let items = batch.item_count() as u64;
-                match exporter.export(batch.data).await {
-                    Ok(()) => own::exporter_sent(&id, signal, items),
-                    Err(e) => {
-                        own::exporter_send_failed(&id, signal, items);
-                        if log_once.first(&e.cause_key()) {
-                            tracing::error!(exporter = %id, %signal, items, error = %e,
-                                "export failed; data dropped (further failures with this cause are counted, not logged)");
-                        }
-                    }
-                }
+                job.run(batch).await;
                 drop(permit);
             });
         }
-        // Wait for in-flight exports to finish.
-        let _ = limit.acquire_many(concurrency.max(1) as u32).await;
+        // Wait for in-flight exports (and their retries) to finish.
+        let _ = limit.acquire_many(concurrency as u32).await;
         exporter.shutdown().await;
         tracing::debug!(exporter = %id, "exporter drained");
     });
     (input, handle)
+}
+
+struct Job {
+    exporter: Arc<dyn Exporter>,
+    id: ComponentId,
+    retry: Arc<RetryConfig>,
+    log_once: Arc<LogOnce>,
+}
+
+impl Job {
+    /// Exports one batch, retrying retryable failures until success, a permanent error, or
+    /// the retry budget runs out. Every outcome is counted; drops are logged once per cause.
+    async fn run(self, batch: Batch) {
+        let signal = batch.signal();
+        let items = batch.item_count() as u64;
+        let mut backoff = Backoff::new(&self.retry);
+        loop {
+            let err = match self.exporter.export(&batch.data).await {
+                Ok(()) => {
+                    own::exporter_sent(&self.id, signal, items);
+                    return;
+                }
+                Err(e) => e,
+            };
+            let (reason, wait) = match &err {
+                ExportError::Permanent(_) => ("permanent error, not retryable", None),
+                ExportError::Retryable { retry_after, .. } => {
+                    match backoff.next(*retry_after, rand::random::<f64>()) {
+                        Some(w) => ("", Some(w)),
+                        None if self.retry.enabled => ("retries exhausted", None),
+                        None => ("retries disabled", None),
+                    }
+                }
+            };
+            match wait {
+                Some(w) => {
+                    if self.log_once.first(&format!("retry:{}", err.cause_key())) {
+                        tracing::warn!(exporter = %self.id, %signal, items, error = %err,
+                            retry_in = ?w, "export failed; will retry (later retries for this cause are not logged)");
+                    }
+                    tokio::time::sleep(w).await;
+                }
+                None => {
+                    own::exporter_send_failed(&self.id, signal, items);
+                    if self
+                        .log_once
+                        .first(&format!("drop:{reason}:{}", err.cause_key()))
+                    {
+                        tracing::error!(exporter = %self.id, %signal, items, error = %err, reason,
+                            "export failed; data dropped (further drops with this cause are counted, not logged)");
+                    }
+                    return;
+                }
+            }
+        }
+    }
 }

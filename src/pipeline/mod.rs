@@ -5,6 +5,7 @@
 mod consumer;
 mod exporter_runner;
 mod pipeline_task;
+pub mod retry;
 
 pub use consumer::{ConsumeError, Consumer, Consumers};
 pub use exporter_runner::{spawn_exporter, ExporterInput};

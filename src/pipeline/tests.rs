@@ -9,7 +9,8 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use tokio::sync::Notify;
 
 use super::*;
-use crate::component::{ComponentId, ExportError, Exporter, Processor};
+use crate::component::{ComponentId, ExportError, Exporter, Processor, QueueSettings};
+use crate::pipeline::retry::RetryConfig;
 use crate::signal::{Batch, Data, Signal};
 
 fn traces(names: &[&str]) -> Batch {
@@ -53,13 +54,155 @@ struct Recorder {
 
 #[async_trait]
 impl Exporter for Recorder {
-    async fn export(&self, data: Data) -> Result<(), ExportError> {
+    async fn export(&self, data: &Data) -> Result<(), ExportError> {
         if let Some(g) = &self.gate {
             g.notified().await;
         }
-        self.got.lock().unwrap().extend(span_names(&data));
+        self.got.lock().unwrap().extend(span_names(data));
         Ok(())
     }
+}
+
+/// Fails the first `fail` calls with the given error, then records.
+struct Flaky {
+    fail: Mutex<usize>,
+    error: fn() -> ExportError,
+    calls: Arc<Mutex<Vec<Instant>>>,
+    got: Arc<Mutex<Vec<String>>>,
+    retry: RetryConfig,
+}
+
+#[async_trait]
+impl Exporter for Flaky {
+    async fn export(&self, data: &Data) -> Result<(), ExportError> {
+        self.calls.lock().unwrap().push(Instant::now());
+        {
+            let mut f = self.fail.lock().unwrap();
+            if *f > 0 {
+                *f -= 1;
+                return Err((self.error)());
+            }
+        }
+        self.got.lock().unwrap().extend(span_names(data));
+        Ok(())
+    }
+
+    fn queue_settings(&self) -> QueueSettings {
+        QueueSettings {
+            concurrency: 1,
+            capacity: 4,
+            retry: self.retry.clone(),
+        }
+    }
+}
+
+/// A list shared between a test and the exporter it watches.
+type Shared<T> = Arc<Mutex<Vec<T>>>;
+
+fn flaky(
+    fail: usize,
+    error: fn() -> ExportError,
+    retry: RetryConfig,
+) -> (Flaky, Shared<Instant>, Shared<String>) {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    (
+        Flaky {
+            fail: Mutex::new(fail),
+            error,
+            calls: calls.clone(),
+            got: got.clone(),
+            retry,
+        },
+        calls,
+        got,
+    )
+}
+
+fn quick_retry() -> RetryConfig {
+    RetryConfig {
+        enabled: true,
+        initial_interval: Duration::from_millis(20),
+        randomization_factor: 0.0,
+        multiplier: 1.5,
+        max_interval: Duration::from_millis(100),
+        max_elapsed_time: Duration::from_secs(5),
+    }
+}
+
+#[tokio::test]
+async fn retryable_failures_are_retried_until_they_succeed() {
+    let (exp, calls, got) = flaky(
+        3,
+        || ExportError::Retryable {
+            message: "unavailable".into(),
+            retry_after: None,
+        },
+        quick_retry(),
+    );
+    let (input, handle) = spawn_exporter(id("e"), Box::new(exp));
+    input.send(traces(&["a", "b"])).await;
+    drop(input);
+    handle.await.unwrap();
+    assert_eq!(calls.lock().unwrap().len(), 4);
+    assert_eq!(*got.lock().unwrap(), vec!["a", "b"]);
+}
+
+#[tokio::test]
+async fn permanent_errors_are_not_retried() {
+    let (exp, calls, got) = flaky(
+        1,
+        || ExportError::Permanent("bad request".into()),
+        quick_retry(),
+    );
+    let (input, handle) = spawn_exporter(id("e"), Box::new(exp));
+    input.send(traces(&["a"])).await;
+    drop(input);
+    handle.await.unwrap();
+    assert_eq!(calls.lock().unwrap().len(), 1);
+    assert!(got.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn server_retry_delay_is_honoured() {
+    let (exp, calls, got) = flaky(
+        1,
+        || ExportError::Retryable {
+            message: "slow down".into(),
+            retry_after: Some(Duration::from_millis(300)),
+        },
+        quick_retry(),
+    );
+    let (input, handle) = spawn_exporter(id("e"), Box::new(exp));
+    input.send(traces(&["a"])).await;
+    drop(input);
+    handle.await.unwrap();
+    let calls = calls.lock().unwrap();
+    assert_eq!(calls.len(), 2);
+    let gap = calls[1] - calls[0];
+    assert!(gap >= Duration::from_millis(300), "retried after {gap:?}");
+    assert_eq!(*got.lock().unwrap(), vec!["a"]);
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_time_budget() {
+    let mut retry = quick_retry();
+    retry.max_elapsed_time = Duration::from_millis(100);
+    let (exp, calls, got) = flaky(
+        usize::MAX,
+        || ExportError::Retryable {
+            message: "down".into(),
+            retry_after: None,
+        },
+        retry,
+    );
+    let (input, handle) = spawn_exporter(id("e"), Box::new(exp));
+    input.send(traces(&["a"])).await;
+    drop(input);
+    handle.await.unwrap();
+    let n = calls.lock().unwrap().len();
+    assert!((2..=6).contains(&n), "{n} attempts");
+    assert!(got.lock().unwrap().is_empty());
 }
 
 /// Appends a suffix to every span name, to prove processor order.
@@ -111,8 +254,8 @@ fn id(s: &str) -> ComponentId {
 #[tokio::test]
 async fn runs_processors_in_order_and_fans_out_to_every_exporter() {
     let (a, b) = (Recorder::default(), Recorder::default());
-    let (ia, ha) = spawn_exporter(id("a"), Box::new(a.clone()), 2);
-    let (ib, hb) = spawn_exporter(id("b"), Box::new(b.clone()), 2);
+    let (ia, ha) = spawn_exporter(id("a"), Box::new(a.clone()));
+    let (ib, hb) = spawn_exporter(id("b"), Box::new(b.clone()));
     let (input, hp) = spawn_pipeline(
         "traces".into(),
         vec![Box::new(Suffix("-1")), Box::new(Suffix("-2"))],
@@ -131,8 +274,8 @@ async fn runs_processors_in_order_and_fans_out_to_every_exporter() {
 #[tokio::test]
 async fn receiver_shared_by_two_pipelines_delivers_to_both() {
     let (a, b) = (Recorder::default(), Recorder::default());
-    let (ia, ha) = spawn_exporter(id("a"), Box::new(a.clone()), 1);
-    let (ib, hb) = spawn_exporter(id("b"), Box::new(b.clone()), 1);
+    let (ia, ha) = spawn_exporter(id("a"), Box::new(a.clone()));
+    let (ib, hb) = spawn_exporter(id("b"), Box::new(b.clone()));
     let (p1, h1) = spawn_pipeline("traces/1".into(), vec![Box::new(Suffix("-p1"))], vec![ia]);
     let (p2, h2) = spawn_pipeline("traces/2".into(), vec![], vec![ib]);
     let consumer = Consumer::new(id("otlp"), Signal::Traces, vec![p1, p2]);
@@ -152,7 +295,7 @@ async fn stalled_exporter_pushes_back_to_the_receiver_and_loses_nothing() {
         gate: Some(gate.clone()),
         ..Default::default()
     };
-    let (ie, he) = spawn_exporter(id("slow"), Box::new(rec.clone()), 1);
+    let (ie, he) = spawn_exporter(id("slow"), Box::new(rec.clone()));
     let (input, hp) = spawn_pipeline("traces".into(), vec![], vec![ie]);
     let consumer = Consumer::new(id("otlp"), Signal::Traces, vec![input]);
     let mut accepted = 0usize;
@@ -188,7 +331,7 @@ async fn stalled_exporter_pushes_back_to_the_receiver_and_loses_nothing() {
 #[tokio::test]
 async fn held_data_is_flushed_on_deadline_and_on_shutdown() {
     let rec = Recorder::default();
-    let (ie, he) = spawn_exporter(id("e"), Box::new(rec.clone()), 1);
+    let (ie, he) = spawn_exporter(id("e"), Box::new(rec.clone()));
     let (input, hp) = spawn_pipeline(
         "traces".into(),
         vec![

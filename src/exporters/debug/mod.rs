@@ -119,7 +119,7 @@ pub struct DebugExporter {
 
 #[async_trait]
 impl Exporter for DebugExporter {
-    async fn export(&self, data: Data) -> Result<(), ExportError> {
+    async fn export(&self, data: &Data) -> Result<(), ExportError> {
         let keep = self
             .sampler
             .lock()
@@ -128,7 +128,7 @@ impl Exporter for DebugExporter {
         if !keep {
             return Ok(());
         }
-        let (kind, fields) = basic_fields(&data);
+        let (kind, fields) = basic_fields(data);
         let summary = fields
             .iter()
             .map(|(k, v)| format!("{k}: {v}"))
@@ -137,10 +137,10 @@ impl Exporter for DebugExporter {
         match self.verbosity {
             Verbosity::Basic => tracing::info!("{kind} {{{summary}}}"),
             Verbosity::Normal => {
-                tracing::info!("{kind} {{{summary}}}\n{}", normal(&data).join("\n"))
+                tracing::info!("{kind} {{{summary}}}\n{}", normal(data).join("\n"))
             }
             Verbosity::Detailed => {
-                tracing::info!("{kind} {{{summary}}}\n{}", detailed(&data).join("\n"))
+                tracing::info!("{kind} {{{summary}}}\n{}", detailed(data).join("\n"))
             }
         }
         Ok(())
