@@ -7,7 +7,7 @@ use crate::component::{
     ComponentConfigError, ComponentId, Exporter, Extension, Kind, Processor, Receiver,
 };
 use crate::signal::Signal;
-use crate::{exporters, receivers};
+use crate::{exporters, processors, receivers};
 
 /// Creates a receiver from its config. Must do no I/O: listeners bind in `start`.
 pub type ReceiverCreate =
@@ -66,7 +66,7 @@ pub fn receivers() -> &'static [Factory<ReceiverCreate>] {
 
 /// Built-in processors.
 pub fn processors() -> &'static [Factory<ProcessorCreate>] {
-    static TABLE: &[Factory<ProcessorCreate>] = &[];
+    static TABLE: &[Factory<ProcessorCreate>] = &[processors::batch::FACTORY];
     TABLE
 }
 

@@ -1,1 +1,3 @@
 //! Processors: components that transform telemetry inside a pipeline.
+
+pub mod batch;

@@ -44,3 +44,24 @@ pub fn exporter_enqueue_failed(id: &ComponentId, signal: Signal, items: u64) {
     metrics::counter!(counter_name("exporter", "enqueue_failed", signal), "exporter" => id.to_string())
         .increment(items);
 }
+
+/// A batch the batch processor sent: its size (`otelcol_processor_batch_batch_send_size`)
+/// and what triggered it (`…_batch_size_trigger_send`, `…_timeout_trigger_send`).
+pub fn batch_sent(id: &ComponentId, items: u64, trigger: crate::processors::batch::Trigger) {
+    use crate::processors::batch::Trigger;
+    metrics::histogram!("otelcol_processor_batch_batch_send_size", "processor" => id.to_string())
+        .record(items as f64);
+    let name = match trigger {
+        Trigger::Size => "otelcol_processor_batch_batch_size_trigger_send",
+        Trigger::Timeout => "otelcol_processor_batch_timeout_trigger_send",
+        Trigger::Shutdown => "otelcol_processor_batch_shutdown_trigger_send",
+    };
+    metrics::counter!(name, "processor" => id.to_string()).increment(1);
+}
+
+/// Items a processor dropped on purpose or could not keep (`reason` says which).
+pub fn processor_dropped(id: &ComponentId, signal: Signal, items: u64, reason: &'static str) {
+    metrics::counter!(counter_name("processor", "dropped", signal),
+        "processor" => id.to_string(), "reason" => reason)
+    .increment(items);
+}
