@@ -1,12 +1,14 @@
 //! Component identities and the traits every receiver, processor and exporter implements.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::pipeline::admission::Gate;
 use crate::pipeline::retry::RetryConfig;
 use crate::pipeline::Consumers;
 use crate::signal::{Batch, Data};
@@ -204,6 +206,12 @@ pub trait Processor: Send {
 
     /// Called once at shutdown: push everything still held onto `out`.
     fn shutdown(&mut self, _out: &mut Vec<Batch>) {}
+
+    /// Admission control to install at the pipeline's entrance, asked by receivers before they
+    /// decode a request and before they queue it (memory_limiter). Default: none.
+    fn gate(&self) -> Option<Arc<dyn Gate>> {
+        None
+    }
 }
 
 /// Why an export failed, and whether retrying could help.

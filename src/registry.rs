@@ -66,7 +66,10 @@ pub fn receivers() -> &'static [Factory<ReceiverCreate>] {
 
 /// Built-in processors.
 pub fn processors() -> &'static [Factory<ProcessorCreate>] {
-    static TABLE: &[Factory<ProcessorCreate>] = &[processors::batch::FACTORY];
+    static TABLE: &[Factory<ProcessorCreate>] = &[
+        processors::batch::FACTORY,
+        processors::memory_limiter::FACTORY,
+    ];
     TABLE
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::admission::{Gates, Refusal, Ticket};
 use crate::component::ComponentId;
 use crate::signal::{Batch, Signal};
 use crate::telemetry::metrics as own;
@@ -19,6 +20,15 @@ pub enum ConsumeError {
     /// The service is shutting down.
     #[error("sluice is shutting down")]
     Closed,
+    /// A gate (memory_limiter) refused the data. The sender should retry later.
+    #[error("{0}; retry later")]
+    Refused(String),
+}
+
+impl From<Refusal> for ConsumeError {
+    fn from(r: Refusal) -> Self {
+        ConsumeError::Refused(r.message)
+    }
 }
 
 /// Delivers one receiver's batches of one signal to every pipeline that lists it.
@@ -27,6 +37,7 @@ pub struct Consumer {
     receiver: ComponentId,
     signal: Signal,
     pipelines: Arc<[mpsc::Sender<Batch>]>,
+    gates: Gates,
 }
 
 impl Consumer {
@@ -36,20 +47,62 @@ impl Consumer {
             receiver,
             signal,
             pipelines: pipelines.into(),
+            gates: Gates::default(),
         }
     }
 
-    /// The signal this consumer takes.
-    pub fn signal(&self) -> Signal {
-        self.signal
+    /// The same consumer, asking these gates before admitting data.
+    pub fn with_gates(mut self, gates: Gates) -> Self {
+        self.gates = gates;
+        self
+    }
+
+    /// Asks the pipelines' gates whether a request of `bytes` decompressed bytes may be
+    /// decoded. Call before decoding; keep the ticket until [`Consumer::consume_admitted`]
+    /// returns. Refusals are counted as refused requests.
+    pub fn admit(&self, bytes: usize) -> Result<Ticket, ConsumeError> {
+        self.gates.admit(bytes).map_err(|r| {
+            own::receiver_refused_request(&self.receiver, self.signal, bytes as u64, r.reason);
+            ConsumeError::from(r)
+        })
+    }
+
+    /// Grows an admitted request's ticket once its decompressed size is known, asking the gates
+    /// again for the difference.
+    pub fn readmit(&self, ticket: &mut Ticket, bytes: usize) -> Result<(), ConsumeError> {
+        let more = bytes.saturating_sub(ticket.bytes());
+        if more == 0 {
+            return Ok(());
+        }
+        let extra = self.admit(more)?;
+        ticket.absorb(extra);
+        Ok(())
     }
 
     /// Hands the batch to every pipeline, or to none: queue space is reserved in all of them
     /// first (waiting at most [`super::ADMIT_WAIT`]), so a refusal never half-delivers.
     /// Accepted and refused items are counted in Sluice's own metrics.
     pub async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        self.consume_inner(batch, 0).await
+    }
+
+    /// [`Consumer::consume`] for a request admitted with [`Consumer::admit`].
+    pub async fn consume_admitted(
+        &self,
+        batch: Batch,
+        ticket: &Ticket,
+    ) -> Result<(), ConsumeError> {
+        self.consume_inner(batch, ticket.estimate()).await
+    }
+
+    async fn consume_inner(&self, batch: Batch, own: usize) -> Result<(), ConsumeError> {
         debug_assert_eq!(batch.signal(), self.signal);
         let items = batch.item_count() as u64;
+        if let Err(r) = self.gates.check(self.signal, items, own) {
+            let e = ConsumeError::from(r);
+            own::receiver_refused(&self.receiver, self.signal, items, &e);
+            return Err(e);
+        }
         match self.reserve_all().await {
             Ok(permits) => {
                 let n = permits.len();

@@ -2,6 +2,7 @@
 //! processors in order, and the exporter runner. Stages are joined by bounded queues, so a
 //! stalled exporter fills the queues behind it and receivers answer with retryable errors.
 
+pub mod admission;
 mod consumer;
 mod exporter_runner;
 mod pipeline_task;

@@ -1,3 +1,4 @@
 //! Processors: components that transform telemetry inside a pipeline.
 
 pub mod batch;
+pub mod memory_limiter;

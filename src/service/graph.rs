@@ -1,6 +1,7 @@
 //! Building, starting and stopping the component graph.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
@@ -9,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::component::{ComponentId, ExtensionContext, ReceiverContext};
 use crate::config::Config;
+use crate::pipeline::admission::{Gate, Gates};
 use crate::pipeline::{self, Consumer, Consumers, ExporterInput, PipelineInput};
 use crate::registry;
 use crate::signal::Signal;
@@ -87,6 +89,7 @@ impl Service {
 
         // Pipelines: one processor instance per pipeline, in the listed order.
         let mut feeds: BTreeMap<(ComponentId, Signal), Vec<PipelineInput>> = BTreeMap::new();
+        let mut gates: BTreeMap<(ComponentId, Signal), Vec<Arc<dyn Gate>>> = BTreeMap::new();
         for (pid, pipeline) in &config.service.pipelines {
             let mut processors = Vec::with_capacity(pipeline.processors.len());
             for id in &pipeline.processors {
@@ -100,6 +103,8 @@ impl Service {
                     .map_err(|e| anyhow!("processor {id} in pipeline {pid}: {e}"))?;
                 processors.push(p);
             }
+            let pipeline_gates: Vec<Arc<dyn Gate>> =
+                processors.iter().filter_map(|p| p.gate()).collect();
             let exporters = pipeline
                 .exporters
                 .iter()
@@ -111,6 +116,10 @@ impl Service {
                     .entry((rid.clone(), pid.signal))
                     .or_default()
                     .push(input.clone());
+                gates
+                    .entry((rid.clone(), pid.signal))
+                    .or_default()
+                    .extend(pipeline_gates.iter().cloned());
             }
             self.pipelines.push((pid.to_string(), handle));
         }
@@ -119,10 +128,11 @@ impl Service {
         // Receivers: one instance per ID, fanning out to every pipeline that lists it.
         let mut consumers: BTreeMap<ComponentId, Consumers> = BTreeMap::new();
         for ((rid, signal), inputs) in feeds {
+            let g = Gates::new(gates.remove(&(rid.clone(), signal)).unwrap_or_default());
             consumers
                 .entry(rid.clone())
                 .or_default()
-                .set(signal, Consumer::new(rid, signal, inputs));
+                .set(signal, Consumer::new(rid, signal, inputs).with_gates(g));
         }
         for (id, consumers) in consumers {
             let raw = config

@@ -21,6 +21,7 @@ pub fn receiver_refused(id: &ComponentId, signal: Signal, items: u64, why: &Cons
     let reason = match why {
         ConsumeError::Full => "queue_full",
         ConsumeError::Closed => "shutting_down",
+        ConsumeError::Refused(_) => "memory_limit",
     };
     metrics::counter!(counter_name("receiver", "refused", signal),
         "receiver" => id.to_string(), "reason" => reason)
@@ -63,5 +64,36 @@ pub fn batch_sent(id: &ComponentId, items: u64, trigger: crate::processors::batc
 pub fn processor_dropped(id: &ComponentId, signal: Signal, items: u64, reason: &'static str) {
     metrics::counter!(counter_name("processor", "dropped", signal),
         "processor" => id.to_string(), "reason" => reason)
+    .increment(items);
+}
+
+/// A request a receiver refused before decoding it (memory admission), with its size.
+pub fn receiver_refused_request(
+    id: &ComponentId,
+    signal: Signal,
+    bytes: u64,
+    reason: &'static str,
+) {
+    let labels = [
+        ("receiver", id.to_string()),
+        ("signal", signal.as_str().to_string()),
+        ("reason", reason.to_string()),
+    ];
+    metrics::counter!("sluice_receiver_refused_requests", &labels).increment(1);
+    metrics::counter!("sluice_receiver_refused_bytes", &labels).increment(bytes);
+}
+
+/// Items the memory_limiter let through (`otelcol_processor_memory_limiter_accepted_*`).
+pub fn memory_limiter_accepted(id: &ComponentId, signal: Signal, items: u64) {
+    metrics::counter!(counter_name("processor_memory_limiter", "accepted", signal),
+        "processor" => id.to_string())
+    .increment(items);
+}
+
+/// Items the memory_limiter refused (`otelcol_processor_memory_limiter_refused_*`); the sender
+/// was told to retry.
+pub fn memory_limiter_refused(id: &ComponentId, signal: Signal, items: u64) {
+    metrics::counter!(counter_name("processor_memory_limiter", "refused", signal),
+        "processor" => id.to_string())
     .increment(items);
 }

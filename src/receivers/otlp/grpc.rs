@@ -3,31 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tonic::codec::CompressionEncoding;
-use tonic::{Request, Response, Status};
+use tonic::Status;
 
 use super::config::GrpcConfig;
+use super::grpc_service::{LogsSvc, MetricsSvc, OtlpGrpc, TraceSvc};
 use crate::component::ComponentId;
 use crate::pipeline::{ConsumeError, Consumers};
 use crate::rpc_status::RpcStatus;
@@ -36,19 +23,20 @@ use crate::signal::{Batch, Data, Metadata, Signal};
 /// How long a refused client is asked to wait before retrying.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-#[derive(Clone)]
-struct Handler {
+/// What the three gRPC services share: where data goes and how to answer.
+pub struct Handler {
     id: ComponentId,
     consumers: Consumers,
     include_metadata: bool,
 }
 
 impl Handler {
-    async fn handle(
+    /// Admits a request by its decompressed size, decodes it, and hands it to the pipelines.
+    pub async fn handle_raw(
         &self,
         signal: Signal,
         metadata: &tonic::metadata::MetadataMap,
-        data: Data,
+        body: Bytes,
     ) -> Result<(), Status> {
         let Some(consumer) = self.consumers.get(signal) else {
             return Err(Status::unimplemented(format!(
@@ -56,6 +44,9 @@ impl Handler {
                 self.id
             )));
         };
+        let ticket = consumer.admit(body.len()).map_err(refusal)?;
+        let data = decode(signal, &body)?;
+        drop(body);
         if data.is_empty() {
             return Ok(());
         }
@@ -70,8 +61,20 @@ impl Handler {
                 },
             )));
         }
-        consumer.consume(batch).await.map_err(refusal)
+        consumer
+            .consume_admitted(batch, &ticket)
+            .await
+            .map_err(refusal)
     }
+}
+
+fn decode(signal: Signal, body: &[u8]) -> Result<Data, Status> {
+    let r = match signal {
+        Signal::Traces => ExportTraceServiceRequest::decode(body).map(Data::Traces),
+        Signal::Metrics => ExportMetricsServiceRequest::decode(body).map(Data::Metrics),
+        Signal::Logs => ExportLogsServiceRequest::decode(body).map(Data::Logs),
+    };
+    r.map_err(|e| Status::invalid_argument(format!("cannot decode OTLP protobuf {signal}: {e}")))
 }
 
 /// A refusal as the collector answers it: UNAVAILABLE with RetryInfo, so clients retry.
@@ -79,43 +82,6 @@ fn refusal(e: ConsumeError) -> Status {
     RpcStatus::new(tonic::Code::Unavailable, e.to_string())
         .with_retry_after(RETRY_AFTER)
         .to_tonic()
-}
-
-#[tonic::async_trait]
-impl TraceService for Handler {
-    async fn export(
-        &self,
-        req: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let (md, _, body) = req.into_parts();
-        self.handle(Signal::Traces, &md, Data::Traces(body)).await?;
-        Ok(Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl MetricsService for Handler {
-    async fn export(
-        &self,
-        req: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let (md, _, body) = req.into_parts();
-        self.handle(Signal::Metrics, &md, Data::Metrics(body))
-            .await?;
-        Ok(Response::new(ExportMetricsServiceResponse::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl LogsService for Handler {
-    async fn export(
-        &self,
-        req: Request<ExportLogsServiceRequest>,
-    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let (md, _, body) = req.into_parts();
-        self.handle(Signal::Logs, &md, Data::Logs(body)).await?;
-        Ok(Response::new(ExportLogsServiceResponse::default()))
-    }
 }
 
 /// Serves OTLP/gRPC on an already bound listener until `shutdown`, then finishes in-flight
@@ -127,24 +93,15 @@ pub fn serve(
     consumers: Consumers,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    let handler = Handler {
+    let handler = Arc::new(Handler {
         id: id.clone(),
         consumers,
         include_metadata: cfg.include_metadata,
-    };
+    });
     let max = (cfg.max_recv_msg_size_mib as usize).saturating_mul(1024 * 1024);
-    let traces = TraceServiceServer::new(handler.clone())
-        .accept_compressed(CompressionEncoding::Gzip)
-        .accept_compressed(CompressionEncoding::Zstd)
-        .max_decoding_message_size(max);
-    let metrics = MetricsServiceServer::new(handler.clone())
-        .accept_compressed(CompressionEncoding::Gzip)
-        .accept_compressed(CompressionEncoding::Zstd)
-        .max_decoding_message_size(max);
-    let logs = LogsServiceServer::new(handler)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .accept_compressed(CompressionEncoding::Zstd)
-        .max_decoding_message_size(max);
+    let traces = OtlpGrpc::<TraceSvc>::new(handler.clone(), max);
+    let metrics = OtlpGrpc::<MetricsSvc>::new(handler.clone(), max);
+    let logs = OtlpGrpc::<LogsSvc>::new(handler, max);
     let mut builder = tonic::transport::Server::builder();
     if cfg.max_concurrent_streams > 0 {
         builder = builder.max_concurrent_streams(cfg.max_concurrent_streams);

@@ -27,7 +27,7 @@ use super::config::{CorsConfig, HttpConfig};
 use super::grpc::RETRY_AFTER;
 use crate::component::ComponentId;
 use crate::otlp_json;
-use crate::pipeline::Consumers;
+use crate::pipeline::{ConsumeError, Consumers};
 use crate::rpc_status::{http_status_for, RpcStatus};
 use crate::signal::{Batch, Data, Metadata, Signal};
 
@@ -249,6 +249,18 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
         )
     });
 
+    // Admission before the body is even read: by Content-Length first, then by the
+    // decompressed size once known. A refusal is a 503 with Retry-After.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut ticket = match consumer.admit(declared) {
+        Ok(t) => t,
+        Err(e) => return unavailable(enc, e),
+    };
     let limit = cfg.max_request_body_size;
     let limited = http_body_util::Limited::new(req.into_body(), limit as usize);
     let raw = match limited.collect().await {
@@ -272,6 +284,9 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
         Err(BodyError::Bad(m)) => return status_response(enc, tonic::Code::InvalidArgument, m),
     };
     drop(raw);
+    if let Err(e) = consumer.readmit(&mut ticket, body.len()) {
+        return unavailable(enc, e);
+    }
     let data = match decode(signal, enc, &body) {
         Ok(d) => d,
         Err(m) => return status_response(enc, tonic::Code::InvalidArgument, m),
@@ -282,16 +297,21 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
         if let Some(md) = metadata {
             batch.metadata = Arc::new(md);
         }
-        if let Err(e) = consumer.consume(batch).await {
-            let mut r = status_response(enc, tonic::Code::Unavailable, e.to_string());
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(RETRY_AFTER.as_secs().max(1)),
-            );
-            return r;
+        if let Err(e) = consumer.consume_admitted(batch, &ticket).await {
+            return unavailable(enc, e);
         }
     }
     success(signal, enc)
+}
+
+/// A retryable refusal: 503 with Retry-After and an UNAVAILABLE status body.
+fn unavailable(enc: Encoding, e: ConsumeError) -> Response {
+    let mut r = status_response(enc, tonic::Code::Unavailable, e.to_string());
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(RETRY_AFTER.as_secs().max(1)),
+    );
+    r
 }
 
 fn too_large(enc: Encoding, limit: u64) -> Response {

@@ -4,6 +4,7 @@
 mod body;
 pub mod config;
 mod grpc;
+mod grpc_service;
 mod http;
 
 use async_trait::async_trait;
