@@ -201,10 +201,20 @@ impl Sink {
 
     /// Like `start`, but every gRPC export waits `delay` before it is recorded and answered.
     pub fn start_slow(rt: &Runtime, delay: Duration) -> Sink {
+        Sink::start_with(rt, delay, "127.0.0.1:0")
+    }
+
+    /// Like `start`, with the gRPC server on a given address (to bring a backend up late).
+    pub fn start_at(rt: &Runtime, grpc: &str) -> Sink {
+        Sink::start_with(rt, Duration::ZERO, grpc)
+    }
+
+    fn start_with(rt: &Runtime, delay: Duration, grpc_bind: &str) -> Sink {
+        const MAX_MSG: usize = 256 * 1024 * 1024;
         let got = Arc::new(Mutex::new(Received::default()));
         let rec = Rec(got.clone(), delay);
         let (grpc, http) = rt.block_on(async {
-            let gl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let gl = tokio::net::TcpListener::bind(grpc_bind).await.unwrap();
             let hl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let (ga, ha) = (gl.local_addr().unwrap(), hl.local_addr().unwrap());
             let r = rec.clone();
@@ -213,17 +223,20 @@ impl Sink {
                     .add_service(
                         TraceServiceServer::new(r.clone())
                             .accept_compressed(CompressionEncoding::Gzip)
-                            .accept_compressed(CompressionEncoding::Zstd),
+                            .accept_compressed(CompressionEncoding::Zstd)
+                            .max_decoding_message_size(MAX_MSG),
                     )
                     .add_service(
                         MetricsServiceServer::new(r.clone())
                             .accept_compressed(CompressionEncoding::Gzip)
-                            .accept_compressed(CompressionEncoding::Zstd),
+                            .accept_compressed(CompressionEncoding::Zstd)
+                            .max_decoding_message_size(MAX_MSG),
                     )
                     .add_service(
                         LogsServiceServer::new(r)
                             .accept_compressed(CompressionEncoding::Gzip)
-                            .accept_compressed(CompressionEncoding::Zstd),
+                            .accept_compressed(CompressionEncoding::Zstd)
+                            .max_decoding_message_size(MAX_MSG),
                     )
                     .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(gl))
                     .await

@@ -257,11 +257,16 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
+    let limit = cfg.max_request_body_size;
     let mut ticket = match consumer.admit(declared) {
         Ok(t) => t,
-        Err(e) => return unavailable(enc, e),
+        Err(e) => {
+            // Read and discard the body chunk by chunk (no memory is kept), so an HTTP/1.1
+            // client that is still writing it gets the 503 rather than a reset connection.
+            discard(req.into_body(), limit).await;
+            return unavailable(enc, e);
+        }
     };
-    let limit = cfg.max_request_body_size;
     let limited = http_body_util::Limited::new(req.into_body(), limit as usize);
     let raw = match limited.collect().await {
         Ok(c) => c.to_bytes(),
@@ -303,6 +308,27 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
     }
     success(signal, enc)
 }
+
+/// Reads a body to its end (at most `limit` bytes, for at most [`DISCARD_TIMEOUT`]) without
+/// keeping it.
+async fn discard(body: Body, limit: u64) {
+    let mut body = body;
+    let mut seen = 0u64;
+    let read = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(chunk) = frame.data_ref() {
+                seen += chunk.len() as u64;
+                if seen > limit {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_TIMEOUT, read).await;
+}
+
+/// How long a refused request's body is read and discarded before the answer is sent anyway.
+const DISCARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A retryable refusal: 503 with Retry-After and an UNAVAILABLE status body.
 fn unavailable(enc: Encoding, e: ConsumeError) -> Response {
