@@ -266,6 +266,12 @@ impl Default for QueueSettings {
 /// An exporter instance: one per exporter ID, fed by every pipeline that lists it.
 #[async_trait]
 pub trait Exporter: Send + Sync {
+    /// Binds whatever the exporter serves (the prometheus exporter's endpoint) before any
+    /// receiver starts. Errors name the address. Default: nothing to start.
+    async fn start(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// Sends one batch. May be called concurrently, and again with the same data on retry.
     async fn export(&self, data: &Data) -> Result<(), ExportError>;
 

@@ -79,6 +79,7 @@ pub fn exporters() -> &'static [Factory<ExporterCreate>] {
         exporters::debug::FACTORY,
         exporters::otlp_grpc::FACTORY,
         exporters::otlp_http::FACTORY,
+        exporters::prometheus::FACTORY,
     ];
     TABLE
 }

@@ -5,3 +5,4 @@ pub mod debug;
 pub mod grpc_codec;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod prometheus;

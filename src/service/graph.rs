@@ -81,6 +81,9 @@ impl Service {
                 let (factory, _) = registry::find(registry::exporters(), id.type_name())
                     .ok_or_else(|| anyhow!("exporter {id}: unknown type"))?;
                 let exp = (factory.create)(id, raw).map_err(|e| anyhow!("exporter {id}: {e}"))?;
+                exp.start()
+                    .await
+                    .with_context(|| format!("exporter {id} failed to start"))?;
                 let (input, handle) = pipeline::spawn_exporter(id.clone(), exp);
                 exporter_inputs.insert(id.clone(), input);
                 self.exporters.push((id.clone(), handle));

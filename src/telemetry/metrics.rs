@@ -97,3 +97,10 @@ pub fn memory_limiter_refused(id: &ComponentId, signal: Signal, items: u64) {
         "processor" => id.to_string())
     .increment(items);
 }
+
+/// Items an exporter could not represent and dropped (`reason` says why).
+pub fn exporter_dropped(id: &ComponentId, signal: Signal, items: u64, reason: &'static str) {
+    metrics::counter!(counter_name("exporter", "dropped", signal),
+        "exporter" => id.to_string(), "reason" => reason)
+    .increment(items);
+}
