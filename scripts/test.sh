@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
 # Runs every Sluice test on a fresh machine, installing what the tests need first:
-#   - a Python venv (.venv) with the OpenTelemetry SDK and its OTLP exporters, for interop tests.
+#   - a Python venv (.venv) with the OpenTelemetry SDK and its OTLP exporters, for interop tests;
+#   - Debian's prometheus (2.42, with promtool) and prometheus-node-exporter, as real peers.
 # Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== Debian packages: prometheus, prometheus-node-exporter"
+need=()
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends "${need[@]}" \
+    || { $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends "${need[@]}"; }
+fi
 
 echo "== Python venv with the OpenTelemetry SDK (tests/interop/requirements.txt)"
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http' 2>/dev/null; then

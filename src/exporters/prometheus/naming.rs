@@ -361,7 +361,9 @@ mod tests {
 
     #[test]
     fn metric_names_as_otlptranslator_builds_them() {
-        let cases: &[(&str, &str, NameKind, &str, Strategy, Option<&str>)] = &[
+        // (OTLP name, unit, kind, namespace, strategy, expected)
+        type Case<'a> = (&'a str, &'a str, NameKind, &'a str, Strategy, Option<&'a str>);
+        let cases: &[Case] = &[
             (
                 "http.server.duration",
                 "s",

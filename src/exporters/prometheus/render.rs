@@ -151,13 +151,17 @@ fn family_block(out: &mut String, name: &str, f: &Family, opts: RenderOptions) {
         (true, FamilyKind::Untyped) => "unknown",
         (_, k) => k.as_str(),
     };
-    if !f.help.is_empty() || !om {
-        out.push_str("# HELP ");
-        out.push_str(family_name);
-        out.push(' ');
-        escape_help(&f.help, out);
-        out.push('\n');
-    }
+    // promtool reports a family without help text; fall back to the OTLP name.
+    let help = if f.help.is_empty() {
+        &f.source_name
+    } else {
+        &f.help
+    };
+    out.push_str("# HELP ");
+    out.push_str(family_name);
+    out.push(' ');
+    escape_help(help, out);
+    out.push('\n');
     let _ = writeln!(out, "# TYPE {family_name} {type_word}");
     if om && !f.unit.is_empty() && family_name.ends_with(&f.unit) {
         let _ = writeln!(out, "# UNIT {family_name} {}", f.unit);

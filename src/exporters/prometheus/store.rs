@@ -92,6 +92,8 @@ pub struct Family {
     pub kind: FamilyKind,
     /// HELP text (the OTLP description).
     pub help: String,
+    /// The OTLP metric name (HELP text when there is no description).
+    pub source_name: String,
     /// OpenMetrics UNIT.
     pub unit: String,
     /// Series by labels.
@@ -542,6 +544,7 @@ impl Store {
         let family = self.families.entry(name.clone()).or_insert_with(|| Family {
             kind,
             help: m.description.clone(),
+            source_name: m.name.clone(),
             unit,
             series: HashMap::new(),
         });
