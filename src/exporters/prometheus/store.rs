@@ -599,6 +599,10 @@ impl Store {
             let before = f.series.len();
             f.series.retain(|_, s| s.updated >= cutoff);
             removed += before - f.series.len();
+            // Give the memory of expired series back, not just the slots.
+            if f.series.capacity() > 2 * f.series.len() + 16 {
+                f.series.shrink_to_fit();
+            }
             !f.series.is_empty()
         });
         self.targets.retain(|_, t| *t >= cutoff);
