@@ -251,6 +251,10 @@ pub struct QueueSettings {
     pub capacity: usize,
     /// Retry policy for retryable failures.
     pub retry: RetryConfig,
+    /// Answer senders only after the export finished (`sending_queue.wait_for_result`).
+    pub wait_for_result: bool,
+    /// A persistent queue in this storage extension (`sending_queue.storage`).
+    pub storage: Option<ComponentId>,
 }
 
 impl Default for QueueSettings {
@@ -259,6 +263,8 @@ impl Default for QueueSettings {
             concurrency: 1,
             capacity: crate::pipeline::EXPORTER_QUEUE_BATCHES,
             retry: RetryConfig::disabled(),
+            wait_for_result: false,
+            storage: None,
         }
     }
 }
@@ -292,9 +298,23 @@ pub struct ExtensionContext {
     pub shutdown: CancellationToken,
 }
 
+/// Where a storage extension keeps persistent queues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageSpec {
+    /// The directory.
+    pub directory: std::path::PathBuf,
+    /// fsync each write before acknowledging it.
+    pub fsync: bool,
+}
+
 /// An extension: runs beside the pipelines (health_check, zpages, pprof…).
 #[async_trait]
 pub trait Extension: Send {
+    /// Storage this extension offers to exporters' persistent queues (file_storage).
+    fn storage(&self) -> Option<StorageSpec> {
+        None
+    }
+
     /// Binds listeners and spawns the extension's task, which ends once `ctx.shutdown` is
     /// cancelled.
     async fn start(self: Box<Self>, ctx: ExtensionContext) -> anyhow::Result<JoinHandle<()>>;

@@ -5,6 +5,7 @@
 pub mod component;
 pub mod config;
 pub mod exporters;
+pub mod extensions;
 pub mod otlp_json;
 pub mod pipeline;
 pub mod processors;

@@ -7,7 +7,7 @@ use crate::component::{
     ComponentConfigError, ComponentId, Exporter, Extension, Kind, Processor, Receiver,
 };
 use crate::signal::Signal;
-use crate::{exporters, processors, receivers};
+use crate::{exporters, extensions, processors, receivers};
 
 /// Creates a receiver from its config. Must do no I/O: listeners bind in `start`.
 pub type ReceiverCreate =
@@ -86,7 +86,7 @@ pub fn exporters() -> &'static [Factory<ExporterCreate>] {
 
 /// Built-in extensions.
 pub fn extensions() -> &'static [Factory<ExtensionCreate>] {
-    static TABLE: &[Factory<ExtensionCreate>] = &[];
+    static TABLE: &[Factory<ExtensionCreate>] = &[extensions::file_storage::FACTORY];
     TABLE
 }
 

@@ -187,6 +187,10 @@ pub struct Batch {
     pub data: Data,
     /// Client metadata captured by the receiver.
     pub metadata: Arc<Metadata>,
+    /// Senders waiting until this data is safe (persistent queue or export); empty unless a
+    /// pipeline behind the receiver asks for acknowledgements. Processors that build new
+    /// batches must carry these over.
+    pub acks: crate::pipeline::ack::Acks,
 }
 
 impl Batch {
@@ -195,6 +199,7 @@ impl Batch {
         Batch {
             data,
             metadata: Arc::default(),
+            acks: Default::default(),
         }
     }
 

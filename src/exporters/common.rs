@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::component::ComponentConfigError;
+use crate::component::ComponentId;
 use crate::component::QueueSettings;
 use crate::config::decode::did_you_mean;
 pub use crate::pipeline::retry::RetryConfig;
@@ -133,17 +134,27 @@ impl QueueConfig {
     /// The runner settings for this queue and retry config. A disabled queue still runs one
     /// export at a time behind a one-batch queue (the receiver waits for it), never drops.
     pub fn settings(&self, retry: &RetryConfig) -> QueueSettings {
+        let storage = self
+            .storage
+            .as_deref()
+            .and_then(|s| ComponentId::parse(s).ok());
         if self.enabled {
             QueueSettings {
                 concurrency: self.num_consumers.max(1),
                 capacity: self.queue_size.max(1),
                 retry: retry.clone(),
+                wait_for_result: self.wait_for_result,
+                storage,
             }
         } else {
+            // As upstream without a queue: the export runs while the sender waits, and a
+            // failure is the sender's error.
             QueueSettings {
                 concurrency: 1,
                 capacity: 1,
                 retry: retry.clone(),
+                wait_for_result: true,
+                storage: None,
             }
         }
     }
@@ -158,11 +169,17 @@ impl QueueConfig {
             e.hint = did_you_mean(&self.sizer, ["requests"]);
             return Err(e);
         }
-        if self.storage.is_some() {
-            return Err(ComponentConfigError::at(
-                &["sending_queue", "storage"],
-                "persistent queues (storage) are not supported yet",
-            ));
+        if let Some(st) = &self.storage {
+            let id = ComponentId::parse(st)
+                .map_err(|m| ComponentConfigError::at(&["sending_queue", "storage"], m))?;
+            if id.type_name() != "file_storage" {
+                let mut e = ComponentConfigError::at(
+                    &["sending_queue", "storage"],
+                    format!("storage {st:?} must be a file_storage extension"),
+                );
+                e.hint = did_you_mean(id.type_name(), ["file_storage"]);
+                return Err(e);
+            }
         }
         if self.batch.is_some() {
             return Err(ComponentConfigError::at(

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::ack::{Ack, Acks};
 use super::admission::{Gates, Refusal, Ticket};
 use crate::component::ComponentId;
 use crate::signal::{Batch, Signal};
@@ -23,6 +24,10 @@ pub enum ConsumeError {
     /// A gate (memory_limiter) refused the data. The sender should retry later.
     #[error("{0}; retry later")]
     Refused(String),
+    /// The data was taken in but could not be made safe (persistent queue write failed, or an
+    /// exporter that answers only after export failed). The sender should retry.
+    #[error("data not delivered: {0}")]
+    NotDelivered(String),
 }
 
 impl From<Refusal> for ConsumeError {
@@ -38,6 +43,7 @@ pub struct Consumer {
     signal: Signal,
     pipelines: Arc<[mpsc::Sender<Batch>]>,
     gates: Gates,
+    wait_for_ack: bool,
 }
 
 impl Consumer {
@@ -48,7 +54,15 @@ impl Consumer {
             signal,
             pipelines: pipelines.into(),
             gates: Gates::default(),
+            wait_for_ack: false,
         }
+    }
+
+    /// The same consumer, answering only once every pipeline has made the data safe (a
+    /// persistent queue or an exporter with `wait_for_result` is behind it).
+    pub fn with_acks(mut self, wait: bool) -> Self {
+        self.wait_for_ack = wait;
+        self
     }
 
     /// The same consumer, asking these gates before admitting data.
@@ -95,7 +109,14 @@ impl Consumer {
         self.consume_inner(batch, ticket.estimate()).await
     }
 
-    async fn consume_inner(&self, batch: Batch, own: usize) -> Result<(), ConsumeError> {
+    async fn consume_inner(&self, mut batch: Batch, own: usize) -> Result<(), ConsumeError> {
+        let wait = if self.wait_for_ack {
+            let (ack, wait) = Ack::new();
+            batch.acks = Acks::one(ack);
+            Some(wait)
+        } else {
+            None
+        };
         debug_assert_eq!(batch.signal(), self.signal);
         let items = batch.item_count() as u64;
         if let Err(r) = self.gates.check(self.signal, items, own) {
@@ -114,6 +135,19 @@ impl Consumer {
                         batch.as_ref().expect("batch present").clone()
                     };
                     permit.send(b);
+                }
+                if let Some(wait) = wait {
+                    match wait.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(why)) => {
+                            let e = ConsumeError::NotDelivered(why);
+                            own::receiver_refused(&self.receiver, self.signal, items, &e);
+                            return Err(e);
+                        }
+                        Err(_) => {
+                            return Err(ConsumeError::NotDelivered("acknowledgement lost".into()))
+                        }
+                    }
                 }
                 own::receiver_accepted(&self.receiver, self.signal, items);
                 Ok(())

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::retry::{Backoff, RetryConfig};
-use crate::component::{ComponentId, ExportError, Exporter};
+use crate::component::{ComponentId, ExportError, Exporter, StorageSpec};
 use crate::signal::Batch;
 use crate::telemetry::{metrics as own, LogOnce};
 
@@ -18,11 +18,17 @@ use crate::telemetry::{metrics as own, LogOnce};
 pub struct ExporterInput {
     id: ComponentId,
     tx: mpsc::Sender<Batch>,
+    /// Keep senders' acknowledgements until the export finished (`wait_for_result`); else
+    /// they are released once the batch is queued.
+    keep_acks: bool,
 }
 
 impl ExporterInput {
     /// Queues a batch for export, waiting for space (back-pressure).
-    pub async fn send(&self, batch: Batch) {
+    pub async fn send(&self, mut batch: Batch) {
+        if !self.keep_acks {
+            batch.acks.release();
+        }
         let signal = batch.signal();
         let items = batch.item_count() as u64;
         if self.tx.send(batch).await.is_err() {
@@ -38,13 +44,28 @@ impl ExporterInput {
 pub fn spawn_exporter(
     id: ComponentId,
     exporter: Box<dyn Exporter>,
+    durable: Option<StorageSpec>,
+) -> anyhow::Result<(ExporterInput, JoinHandle<()>)> {
+    if let Some(spec) = durable {
+        return super::durable_runner::spawn(id, exporter, spec);
+    }
+    Ok(spawn_in_memory(id, exporter))
+}
+
+fn spawn_in_memory(
+    id: ComponentId,
+    exporter: Box<dyn Exporter>,
 ) -> (ExporterInput, JoinHandle<()>) {
     let settings = exporter.queue_settings();
     let concurrency = settings.concurrency.max(1);
     let (tx, mut rx) = mpsc::channel::<Batch>(settings.capacity.max(1));
     let exporter: Arc<dyn Exporter> = Arc::from(exporter);
     let retry = Arc::new(settings.retry);
-    let input = ExporterInput { id: id.clone(), tx };
+    let input = ExporterInput {
+        id: id.clone(),
+        tx,
+        keep_acks: settings.wait_for_result,
+    };
     let handle = tokio::spawn(async move {
         let limit = Arc::new(Semaphore::new(concurrency));
         let log_once = Arc::new(LogOnce::default());
@@ -110,6 +131,7 @@ impl Job {
                     tokio::time::sleep(w).await;
                 }
                 None => {
+                    batch.acks.fail(&format!("export failed: {err}"));
                     own::exporter_send_failed(&self.id, signal, items);
                     if self
                         .log_once

@@ -2,8 +2,10 @@
 //! processors in order, and the exporter runner. Stages are joined by bounded queues, so a
 //! stalled exporter fills the queues behind it and receivers answer with retryable errors.
 
+pub mod ack;
 pub mod admission;
 mod consumer;
+mod durable_runner;
 mod exporter_runner;
 mod pipeline_task;
 pub mod retry;

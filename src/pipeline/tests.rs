@@ -70,6 +70,7 @@ struct Flaky {
     calls: Arc<Mutex<Vec<Instant>>>,
     got: Arc<Mutex<Vec<String>>>,
     retry: RetryConfig,
+    wait_for_result: bool,
 }
 
 #[async_trait]
@@ -92,6 +93,8 @@ impl Exporter for Flaky {
             concurrency: 1,
             capacity: 4,
             retry: self.retry.clone(),
+            wait_for_result: self.wait_for_result,
+            storage: None,
         }
     }
 }
@@ -113,6 +116,7 @@ fn flaky(
             calls: calls.clone(),
             got: got.clone(),
             retry,
+            wait_for_result: false,
         },
         calls,
         got,
@@ -140,7 +144,7 @@ async fn retryable_failures_are_retried_until_they_succeed() {
         },
         quick_retry(),
     );
-    let (input, handle) = spawn_exporter(id("e"), Box::new(exp));
+    let (input, handle) = spawn_exporter(id("e"), Box::new(exp), None).unwrap();
     input.send(traces(&["a", "b"])).await;
     drop(input);
     handle.await.unwrap();
@@ -155,7 +159,7 @@ async fn permanent_errors_are_not_retried() {
         || ExportError::Permanent("bad request".into()),
         quick_retry(),
     );
-    let (input, handle) = spawn_exporter(id("e"), Box::new(exp));
+    let (input, handle) = spawn_exporter(id("e"), Box::new(exp), None).unwrap();
     input.send(traces(&["a"])).await;
     drop(input);
     handle.await.unwrap();
@@ -173,7 +177,7 @@ async fn server_retry_delay_is_honoured() {
         },
         quick_retry(),
     );
-    let (input, handle) = spawn_exporter(id("e"), Box::new(exp));
+    let (input, handle) = spawn_exporter(id("e"), Box::new(exp), None).unwrap();
     input.send(traces(&["a"])).await;
     drop(input);
     handle.await.unwrap();
@@ -196,7 +200,7 @@ async fn retries_stop_at_the_time_budget() {
         },
         retry,
     );
-    let (input, handle) = spawn_exporter(id("e"), Box::new(exp));
+    let (input, handle) = spawn_exporter(id("e"), Box::new(exp), None).unwrap();
     input.send(traces(&["a"])).await;
     drop(input);
     handle.await.unwrap();
@@ -254,8 +258,8 @@ fn id(s: &str) -> ComponentId {
 #[tokio::test]
 async fn runs_processors_in_order_and_fans_out_to_every_exporter() {
     let (a, b) = (Recorder::default(), Recorder::default());
-    let (ia, ha) = spawn_exporter(id("a"), Box::new(a.clone()));
-    let (ib, hb) = spawn_exporter(id("b"), Box::new(b.clone()));
+    let (ia, ha) = spawn_exporter(id("a"), Box::new(a.clone()), None).unwrap();
+    let (ib, hb) = spawn_exporter(id("b"), Box::new(b.clone()), None).unwrap();
     let (input, hp) = spawn_pipeline(
         "traces".into(),
         vec![Box::new(Suffix("-1")), Box::new(Suffix("-2"))],
@@ -274,8 +278,8 @@ async fn runs_processors_in_order_and_fans_out_to_every_exporter() {
 #[tokio::test]
 async fn receiver_shared_by_two_pipelines_delivers_to_both() {
     let (a, b) = (Recorder::default(), Recorder::default());
-    let (ia, ha) = spawn_exporter(id("a"), Box::new(a.clone()));
-    let (ib, hb) = spawn_exporter(id("b"), Box::new(b.clone()));
+    let (ia, ha) = spawn_exporter(id("a"), Box::new(a.clone()), None).unwrap();
+    let (ib, hb) = spawn_exporter(id("b"), Box::new(b.clone()), None).unwrap();
     let (p1, h1) = spawn_pipeline("traces/1".into(), vec![Box::new(Suffix("-p1"))], vec![ia]);
     let (p2, h2) = spawn_pipeline("traces/2".into(), vec![], vec![ib]);
     let consumer = Consumer::new(id("otlp"), Signal::Traces, vec![p1, p2]);
@@ -295,7 +299,7 @@ async fn stalled_exporter_pushes_back_to_the_receiver_and_loses_nothing() {
         gate: Some(gate.clone()),
         ..Default::default()
     };
-    let (ie, he) = spawn_exporter(id("slow"), Box::new(rec.clone()));
+    let (ie, he) = spawn_exporter(id("slow"), Box::new(rec.clone()), None).unwrap();
     let (input, hp) = spawn_pipeline("traces".into(), vec![], vec![ie]);
     let consumer = Consumer::new(id("otlp"), Signal::Traces, vec![input]);
     let mut accepted = 0usize;
@@ -331,7 +335,7 @@ async fn stalled_exporter_pushes_back_to_the_receiver_and_loses_nothing() {
 #[tokio::test]
 async fn held_data_is_flushed_on_deadline_and_on_shutdown() {
     let rec = Recorder::default();
-    let (ie, he) = spawn_exporter(id("e"), Box::new(rec.clone()));
+    let (ie, he) = spawn_exporter(id("e"), Box::new(rec.clone()), None).unwrap();
     let (input, hp) = spawn_pipeline(
         "traces".into(),
         vec![
@@ -352,4 +356,54 @@ async fn held_data_is_flushed_on_deadline_and_on_shutdown() {
     hp.await.unwrap();
     he.await.unwrap();
     assert_eq!(*rec.got.lock().unwrap(), vec!["early!", "late!"]);
+}
+
+/// With `wait_for_result`, the receiver is answered only after the export: success once it
+/// succeeded (through a batch processor holding the data), a retryable error when it failed.
+#[tokio::test]
+async fn acknowledgements_wait_for_the_export_and_carry_its_failure() {
+    let (mut exp, calls, got) = flaky(
+        2,
+        || ExportError::Permanent("bad request".into()),
+        RetryConfig::disabled(),
+    );
+    exp.wait_for_result = true;
+    let (input, he) = spawn_exporter(id("e"), Box::new(exp), None).unwrap();
+    let batcher = crate::processors::batch::FACTORY.create;
+    let batch_proc = batcher(
+        &id("batch"),
+        Signal::Traces,
+        &serde_json::json!({"timeout": "50ms", "send_batch_size": 100}),
+    )
+    .unwrap();
+    let (pin, hp) = spawn_pipeline("traces".into(), vec![batch_proc], vec![input]);
+    let consumer = Consumer::new(id("otlp"), Signal::Traces, vec![pin]).with_acks(true);
+    // The first export fails for good: the sender hears about it.
+    let err = consumer.consume(traces(&["a"])).await.unwrap_err();
+    assert!(
+        matches!(err, ConsumeError::NotDelivered(ref m) if m.contains("bad request")),
+        "{err:?}"
+    );
+    // Two requests batched together share the second export's failure.
+    let (r1, r2) = tokio::join!(
+        consumer.consume(traces(&["b"])),
+        consumer.consume(traces(&["c"]))
+    );
+    assert!(r1.is_err() && r2.is_err());
+    assert_eq!(
+        calls.lock().unwrap().len(),
+        2,
+        "b and c went out as one batch"
+    );
+    // Then exports succeed, and only then is the sender answered.
+    let start = Instant::now();
+    consumer.consume(traces(&["d"])).await.unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(45),
+        "held by the batch timeout first"
+    );
+    assert_eq!(*got.lock().unwrap(), vec!["d"]);
+    drop(consumer);
+    hp.await.unwrap();
+    he.await.unwrap();
 }

@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::component::{ComponentId, ExtensionContext, ReceiverContext};
+use crate::component::{ComponentId, ExtensionContext, ReceiverContext, StorageSpec};
 use crate::config::Config;
 use crate::pipeline::admission::{Gate, Gates};
 use crate::pipeline::{self, Consumer, Consumers, ExporterInput, PipelineInput};
@@ -48,6 +48,7 @@ impl Service {
 
     async fn build(&mut self, config: &Config) -> anyhow::Result<()> {
         // Extensions first, as the collector starts them before pipelines.
+        let mut storages: BTreeMap<ComponentId, StorageSpec> = BTreeMap::new();
         for id in &config.service.extensions {
             let raw = config
                 .extensions
@@ -56,6 +57,9 @@ impl Service {
             let (factory, _) = registry::find(registry::extensions(), id.type_name())
                 .ok_or_else(|| anyhow!("extension {id}: unknown type"))?;
             let ext = (factory.create)(id, raw).map_err(|e| anyhow!("extension {id}: {e}"))?;
+            if let Some(spec) = ext.storage() {
+                storages.insert(id.clone(), spec);
+            }
             let ctx = ExtensionContext {
                 id: id.clone(),
                 shutdown: self.extensions_stop.clone(),
@@ -69,6 +73,9 @@ impl Service {
 
         // Exporters: one instance per ID, shared by every pipeline that lists it.
         let mut exporter_inputs: BTreeMap<ComponentId, ExporterInput> = BTreeMap::new();
+        // Exporters whose senders must wait for an acknowledgement (persistent queue or
+        // wait_for_result): the receivers feeding them answer only once data is safe.
+        let mut acking: Vec<ComponentId> = Vec::new();
         for pipeline in config.service.pipelines.values() {
             for id in &pipeline.exporters {
                 if exporter_inputs.contains_key(id) {
@@ -84,7 +91,21 @@ impl Service {
                 exp.start()
                     .await
                     .with_context(|| format!("exporter {id} failed to start"))?;
-                let (input, handle) = pipeline::spawn_exporter(id.clone(), exp);
+                let settings = exp.queue_settings();
+                let durable = match &settings.storage {
+                    Some(sid) => Some(storages.get(sid).cloned().ok_or_else(|| {
+                        anyhow!(
+                            "exporter {id}: sending_queue.storage {sid} is not an enabled \
+                             storage extension (define it under extensions and list it in \
+                             service.extensions)"
+                        )
+                    })?),
+                    None => None,
+                };
+                if settings.wait_for_result || durable.is_some() {
+                    acking.push(id.clone());
+                }
+                let (input, handle) = pipeline::spawn_exporter(id.clone(), exp, durable)?;
                 exporter_inputs.insert(id.clone(), input);
                 self.exporters.push((id.clone(), handle));
             }
@@ -93,6 +114,7 @@ impl Service {
         // Pipelines: one processor instance per pipeline, in the listed order.
         let mut feeds: BTreeMap<(ComponentId, Signal), Vec<PipelineInput>> = BTreeMap::new();
         let mut gates: BTreeMap<(ComponentId, Signal), Vec<Arc<dyn Gate>>> = BTreeMap::new();
+        let mut acked: std::collections::BTreeSet<(ComponentId, Signal)> = Default::default();
         for (pid, pipeline) in &config.service.pipelines {
             let mut processors = Vec::with_capacity(pipeline.processors.len());
             for id in &pipeline.processors {
@@ -123,6 +145,9 @@ impl Service {
                     .entry((rid.clone(), pid.signal))
                     .or_default()
                     .extend(pipeline_gates.iter().cloned());
+                if pipeline.exporters.iter().any(|e| acking.contains(e)) {
+                    acked.insert((rid.clone(), pid.signal));
+                }
             }
             self.pipelines.push((pid.to_string(), handle));
         }
@@ -132,10 +157,13 @@ impl Service {
         let mut consumers: BTreeMap<ComponentId, Consumers> = BTreeMap::new();
         for ((rid, signal), inputs) in feeds {
             let g = Gates::new(gates.remove(&(rid.clone(), signal)).unwrap_or_default());
-            consumers
-                .entry(rid.clone())
-                .or_default()
-                .set(signal, Consumer::new(rid, signal, inputs).with_gates(g));
+            let ack = acked.contains(&(rid.clone(), signal));
+            consumers.entry(rid.clone()).or_default().set(
+                signal,
+                Consumer::new(rid, signal, inputs)
+                    .with_gates(g)
+                    .with_acks(ack),
+            );
         }
         for (id, consumers) in consumers {
             let raw = config

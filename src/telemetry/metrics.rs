@@ -22,6 +22,7 @@ pub fn receiver_refused(id: &ComponentId, signal: Signal, items: u64, why: &Cons
         ConsumeError::Full => "queue_full",
         ConsumeError::Closed => "shutting_down",
         ConsumeError::Refused(_) => "memory_limit",
+        ConsumeError::NotDelivered(_) => "not_delivered",
     };
     metrics::counter!(counter_name("receiver", "refused", signal),
         "receiver" => id.to_string(), "reason" => reason)

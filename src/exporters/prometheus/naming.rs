@@ -362,7 +362,14 @@ mod tests {
     #[test]
     fn metric_names_as_otlptranslator_builds_them() {
         // (OTLP name, unit, kind, namespace, strategy, expected)
-        type Case<'a> = (&'a str, &'a str, NameKind, &'a str, Strategy, Option<&'a str>);
+        type Case<'a> = (
+            &'a str,
+            &'a str,
+            NameKind,
+            &'a str,
+            Strategy,
+            Option<&'a str>,
+        );
         let cases: &[Case] = &[
             (
                 "http.server.duration",

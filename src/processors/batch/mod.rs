@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::component::{ComponentConfigError, ComponentId, Processor};
 use crate::config::decode::decode;
+use crate::pipeline::ack::Acks;
 use crate::registry::{Factory, ProcessorCreate};
 use crate::signal::{Batch, Data, Metadata, Signal};
 use crate::telemetry::logs::LogOnce;
@@ -59,6 +60,9 @@ struct Shard {
     items: usize,
     deadline: Option<Instant>,
     metadata: Arc<Metadata>,
+    /// Acknowledgements of every request merged into `pending`: each outgoing part carries them
+    /// all, so a sender is answered once the last part holding its items is safe.
+    acks: Acks,
 }
 
 /// One pipeline's batch processor instance.
@@ -123,11 +127,13 @@ impl BatchProcessor {
             out.push(Batch {
                 data,
                 metadata: shard.metadata.clone(),
+                acks: shard.acks.clone(),
             });
         }
         if shard.items == 0 {
             shard.pending = None;
             shard.deadline = None;
+            shard.acks.release();
         }
     }
 }
@@ -147,6 +153,9 @@ impl Processor for BatchProcessor {
                     items as u64,
                     "metadata_cardinality",
                 );
+                batch
+                    .acks
+                    .fail("batch processor: metadata_cardinality_limit reached");
                 if self.over_limit.first("metadata_cardinality") {
                     tracing::warn!(
                         processor = %self.id,
@@ -165,10 +174,12 @@ impl Processor for BatchProcessor {
                     items: 0,
                     deadline: None,
                     metadata,
+                    acks: Acks::none(),
                 },
             );
         }
         let mut shard = self.shards.remove(&key).expect("shard exists");
+        shard.acks.merge(batch.acks);
         match shard.pending.as_mut() {
             Some(p) => append(p, batch.data),
             None => shard.pending = Some(batch.data),

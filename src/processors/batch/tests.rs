@@ -390,6 +390,7 @@ fn metadata_keys_keep_tenants_apart() {
                 .into_iter()
                 .chain([("authorization", "secret".to_string())]),
         )),
+        acks: Default::default(),
     };
     let mut out = Vec::new();
     p.process(tenant(Some("a"), "a1", 2), &mut out);

@@ -1,0 +1,3 @@
+//! Extensions: components that run beside the pipelines.
+
+pub mod file_storage;
