@@ -13,28 +13,71 @@ use crate::component::{ComponentId, ExportError, Exporter, StorageSpec};
 use crate::signal::Batch;
 use crate::telemetry::{metrics as own, LogOnce};
 
+/// Where an exporter's input goes: an in-memory queue, or a persistent one.
+#[derive(Clone)]
+enum Target {
+    Memory {
+        tx: mpsc::Sender<Batch>,
+        /// Keep senders' acknowledgements until the export finished (`wait_for_result`);
+        /// else they are released once the batch is queued.
+        keep_acks: bool,
+    },
+    Durable {
+        writer: Arc<dyn DurableWriter>,
+        /// Dropped with the last input: tells the runner to stop.
+        _alive: mpsc::Sender<()>,
+    },
+}
+
+/// Writes batches to a persistent queue (see `durable_runner`).
+#[async_trait::async_trait]
+pub trait DurableWriter: Send + Sync {
+    /// Writes the batch durably, then releases its acknowledgements; on failure marks them
+    /// failed, counts and logs.
+    async fn write(&self, batch: Batch);
+}
+
 /// The sending end of an exporter's queue, shared by the pipelines that list it.
 #[derive(Clone)]
 pub struct ExporterInput {
     id: ComponentId,
-    tx: mpsc::Sender<Batch>,
-    /// Keep senders' acknowledgements until the export finished (`wait_for_result`); else
-    /// they are released once the batch is queued.
-    keep_acks: bool,
+    target: Target,
 }
 
 impl ExporterInput {
+    /// An input writing to a persistent queue; the runner stops once every clone (and so
+    /// `alive`) is dropped.
+    pub fn durable(
+        id: ComponentId,
+        writer: Arc<dyn DurableWriter>,
+        alive: mpsc::Sender<()>,
+    ) -> Self {
+        ExporterInput {
+            id,
+            target: Target::Durable {
+                writer,
+                _alive: alive,
+            },
+        }
+    }
+
     /// Queues a batch for export, waiting for space (back-pressure).
     pub async fn send(&self, mut batch: Batch) {
-        if !self.keep_acks {
-            batch.acks.release();
-        }
-        let signal = batch.signal();
-        let items = batch.item_count() as u64;
-        if self.tx.send(batch).await.is_err() {
-            // The runner only stops after all pipelines are gone, so this is a bug, not load.
-            own::exporter_enqueue_failed(&self.id, signal, items);
-            tracing::error!(exporter = %self.id, items, "exporter queue closed; batch dropped");
+        match &self.target {
+            Target::Durable { writer, .. } => writer.write(batch).await,
+            Target::Memory { tx, keep_acks } => {
+                if !keep_acks {
+                    batch.acks.release();
+                }
+                let signal = batch.signal();
+                let items = batch.item_count() as u64;
+                if tx.send(batch).await.is_err() {
+                    // The runner only stops after all pipelines are gone, so this is a bug,
+                    // not load.
+                    own::exporter_enqueue_failed(&self.id, signal, items);
+                    tracing::error!(exporter = %self.id, items, "exporter queue closed; batch dropped");
+                }
+            }
         }
     }
 }
@@ -63,8 +106,10 @@ fn spawn_in_memory(
     let retry = Arc::new(settings.retry);
     let input = ExporterInput {
         id: id.clone(),
-        tx,
-        keep_acks: settings.wait_for_result,
+        target: Target::Memory {
+            tx,
+            keep_acks: settings.wait_for_result,
+        },
     };
     let handle = tokio::spawn(async move {
         let limit = Arc::new(Semaphore::new(concurrency));
@@ -76,6 +121,7 @@ fn spawn_in_memory(
                 id: id.clone(),
                 retry: retry.clone(),
                 log_once: log_once.clone(),
+                keep_trying: false,
             };
             tokio::spawn(async move {
                 job.run(batch).await;
@@ -90,17 +136,20 @@ fn spawn_in_memory(
     (input, handle)
 }
 
-struct Job {
-    exporter: Arc<dyn Exporter>,
-    id: ComponentId,
-    retry: Arc<RetryConfig>,
-    log_once: Arc<LogOnce>,
+/// One batch's export with retries.
+pub(super) struct Job {
+    pub(super) exporter: Arc<dyn Exporter>,
+    pub(super) id: ComponentId,
+    pub(super) retry: Arc<RetryConfig>,
+    pub(super) log_once: Arc<LogOnce>,
+    /// Keep retrying retryable failures past the retry budget (the data is on disk).
+    pub(super) keep_trying: bool,
 }
 
 impl Job {
     /// Exports one batch, retrying retryable failures until success, a permanent error, or
     /// the retry budget runs out. Every outcome is counted; drops are logged once per cause.
-    async fn run(self, batch: Batch) {
+    pub(super) async fn run(self, batch: Batch) {
         let signal = batch.signal();
         let items = batch.item_count() as u64;
         let mut backoff = Backoff::new(&self.retry);
@@ -117,6 +166,20 @@ impl Job {
                 ExportError::Retryable { retry_after, .. } => {
                     match backoff.next(*retry_after, rand::random::<f64>()) {
                         Some(w) => ("", Some(w)),
+                        None if self.keep_trying && self.retry.enabled => {
+                            if self.log_once.first(&format!("budget:{}", err.cause_key())) {
+                                tracing::warn!(exporter = %self.id, error = %err,
+                                    "retry budget spent; the persistent queue keeps the data and keeps retrying");
+                            }
+                            (
+                                "",
+                                Some(
+                                    self.retry
+                                        .max_interval
+                                        .max(std::time::Duration::from_millis(100)),
+                                ),
+                            )
+                        }
                         None if self.retry.enabled => ("retries exhausted", None),
                         None => ("retries disabled", None),
                     }

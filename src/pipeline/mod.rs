@@ -11,7 +11,7 @@ mod pipeline_task;
 pub mod retry;
 
 pub use consumer::{ConsumeError, Consumer, Consumers};
-pub use exporter_runner::{spawn_exporter, ExporterInput};
+pub use exporter_runner::{spawn_exporter, DurableWriter, ExporterInput};
 pub use pipeline_task::{spawn_pipeline, PipelineInput};
 
 /// Capacity, in batches, of the queue in front of each pipeline.

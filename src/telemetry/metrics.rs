@@ -105,3 +105,11 @@ pub fn exporter_dropped(id: &ComponentId, signal: Signal, items: u64, reason: &'
         "exporter" => id.to_string(), "reason" => reason)
     .increment(items);
 }
+
+/// Records and bytes of a damaged persistent queue skipped when it was opened.
+pub fn queue_corrupt_skipped(id: &ComponentId, records: u64, bytes: u64) {
+    metrics::counter!("sluice_persistent_queue_corrupt_records_skipped", "exporter" => id.to_string())
+        .increment(records);
+    metrics::counter!("sluice_persistent_queue_corrupt_bytes_skipped", "exporter" => id.to_string())
+        .increment(bytes);
+}
