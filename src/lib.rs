@@ -7,6 +7,7 @@ pub mod config;
 pub mod exporters;
 pub mod extensions;
 pub mod otlp_json;
+pub mod ottl;
 pub mod pipeline;
 pub mod processors;
 pub mod receivers;

@@ -1,0 +1,1 @@
+//! OTTL parser and evaluator tests.
