@@ -68,6 +68,7 @@ pub fn receivers() -> &'static [Factory<ReceiverCreate>] {
 pub fn processors() -> &'static [Factory<ProcessorCreate>] {
     static TABLE: &[Factory<ProcessorCreate>] = &[
         processors::batch::FACTORY,
+        processors::filter::FACTORY,
         processors::memory_limiter::FACTORY,
     ];
     TABLE

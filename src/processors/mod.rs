@@ -1,4 +1,5 @@
 //! Processors: components that transform telemetry inside a pipeline.
 
 pub mod batch;
+pub mod filter;
 pub mod memory_limiter;

@@ -113,3 +113,15 @@ pub fn queue_corrupt_skipped(id: &ComponentId, records: u64, bytes: u64) {
     metrics::counter!("sluice_persistent_queue_corrupt_bytes_skipped", "exporter" => id.to_string())
         .increment(bytes);
 }
+
+/// Items the filter processor dropped, named as the collector names them:
+/// `otelcol_processor_filter_spans.filtered`, `…_datapoints.filtered`, `…_logs.filtered`,
+/// labelled with the processor ID under `filter`.
+pub fn processor_filter_filtered(id: &ComponentId, signal: Signal, items: u64) {
+    let name = match signal {
+        Signal::Traces => "otelcol_processor_filter_spans.filtered",
+        Signal::Metrics => "otelcol_processor_filter_datapoints.filtered",
+        Signal::Logs => "otelcol_processor_filter_logs.filtered",
+    };
+    metrics::counter!(name, "filter" => id.to_string()).increment(items);
+}
