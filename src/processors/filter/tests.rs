@@ -70,8 +70,11 @@ fn span(name: &str, attrs: Vec<KeyValue>, events: &[&str]) -> Span {
     }
 }
 
+/// Per service: per scope name, the spans.
+type TraceSpec<'a> = Vec<(&'a str, Vec<(&'a str, Vec<Span>)>)>;
+
 /// Traces: per service, per scope, the spans.
-fn traces(resources: Vec<(&str, Vec<(&str, Vec<Span>)>)>) -> Data {
+fn traces(resources: TraceSpec<'_>) -> Data {
     Data::Traces(ExportTraceServiceRequest {
         resource_spans: resources
             .into_iter()
