@@ -393,13 +393,29 @@ impl Binder<'_> {
         let (target, rest) = match path_context(fields) {
             Some(c) => (c, &fields[1..]),
             None if self.require_prefix => {
+                const NAMES: [&str; 8] = [
+                    "resource",
+                    "scope",
+                    "instrumentation_scope",
+                    "span",
+                    "spanevent",
+                    "metric",
+                    "datapoint",
+                    "log",
+                ];
+                if let Some(hint) = did_you_mean(&fields[0].name, NAMES) {
+                    return Err(self.err(
+                        pos,
+                        format!("`{}` is not a context name ({hint})", fields[0].name),
+                    ));
+                }
                 return Err(self.err(
                     pos,
                     format!(
                         "path `{written}` does not name its context; context-inferred conditions need prefixed paths such as `{}.{written}`",
                         self.ctx.name()
                     ),
-                ))
+                ));
             }
             None => (self.ctx, fields),
         };
