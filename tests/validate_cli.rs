@@ -79,6 +79,12 @@ fn broken_configs_name_file_line_key_and_hint() {
         ),
         ("tests/configs/invalid/syntax.yaml", &["syntax.yaml:4:", "invalid YAML"]),
         (
+            "tests/configs/invalid/filter_condition.yaml",
+            &[
+                "filter_condition.yaml:10:11: processors::filter/drop_health::traces::span::1: condition \"attributes[http.route] == \\\"/health\\\"\": expected a string or integer key inside `[ ]`, found `http` (column 12)",
+            ],
+        ),
+        (
             "tests/configs/invalid/unsupported_signal_dup.yaml",
             &["unsupported_signal_dup.yaml:10:25: service::pipelines::traces::receivers: receiver \"otlp\" is listed twice in this pipeline"],
         ),
