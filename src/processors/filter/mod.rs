@@ -446,6 +446,11 @@ impl Processor for FilterProcessor {
                 Data::Logs(req) => filter_logs(req, stage, &mut ignored),
             });
         if let Err(e) = result {
+            // As upstream, the error goes back to the sender; data filtered to nothing below
+            // is a success (its acknowledgements complete when the batch is dropped).
+            batch
+                .acks
+                .fail(&format!("filter processor {}: {e}", self.id));
             self.log_errors(&[e], true);
             return;
         }

@@ -1083,3 +1083,26 @@ fn no_conditions_pass_everything_through() {
     let data = sample_traces();
     assert_eq!(run(p.as_mut(), data.clone()), Some(data));
 }
+
+#[test]
+fn senders_learn_of_propagated_errors_and_filtered_data_counts_as_delivered() {
+    use crate::pipeline::ack::{Ack, Acks};
+    let send = |cfg: Value| {
+        let mut p = processor(Signal::Traces, cfg);
+        let (ack, mut wait) = Ack::new();
+        let mut batch = Batch::new(sample_traces());
+        batch.acks = Acks::one(ack);
+        let mut out = Vec::new();
+        p.process(batch, &mut out);
+        assert!(out.is_empty());
+        wait.try_recv()
+            .expect("acknowledged once the batch is gone")
+    };
+    assert_eq!(send(json!({"traces": {"span": ["true"]}})), Ok(()));
+    let err = send(json!({"traces": {"span": ["Len(attributes[\"missing\"]) > 0"]}})).unwrap_err();
+    assert!(
+        err.contains("filter processor filter: condition")
+            && err.contains("Len: unsupported type nil"),
+        "{err}"
+    );
+}
