@@ -264,32 +264,45 @@ pub struct RegexpConfig {
 /// A list of strings, or one string split on commas (as the collector's config decoder
 /// turns a scalar into a list).
 fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        One(String),
-        Many(Vec<String>),
-        Null(()),
-    }
-    Ok(match Raw::deserialize(d)? {
-        Raw::One(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
-        Raw::Many(v) => v,
-        Raw::Null(()) => Vec::new(),
-    })
+    Ok(
+        match strings(Value::deserialize(d)?, "a list of strings")? {
+            Strings::One(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
+            Strings::Many(v) => v,
+            Strings::Null => Vec::new(),
+        },
+    )
 }
 
 /// A list of OTTL conditions; a single string is one condition.
 fn conditions<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        One(String),
-        Many(Vec<String>),
-        Null(()),
+    Ok(
+        match strings(Value::deserialize(d)?, "a list of OTTL condition strings")? {
+            Strings::One(s) => Some(vec![s]),
+            Strings::Many(v) => Some(v),
+            Strings::Null => None,
+        },
+    )
+}
+
+enum Strings {
+    One(String),
+    Many(Vec<String>),
+    Null,
+}
+
+fn strings<E: serde::de::Error>(v: Value, what: &str) -> Result<Strings, E> {
+    let wrong = |v: &Value| E::custom(format!("expected {what}, found {v}"));
+    match v {
+        Value::Null => Ok(Strings::Null),
+        Value::String(s) => Ok(Strings::One(s)),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s),
+                other => Err(wrong(&other)),
+            })
+            .collect::<Result<_, _>>()
+            .map(Strings::Many),
+        other => Err(wrong(&other)),
     }
-    Ok(match Raw::deserialize(d)? {
-        Raw::One(s) => Some(vec![s]),
-        Raw::Many(v) => Some(v),
-        Raw::Null(()) => None,
-    })
 }
