@@ -158,6 +158,9 @@ fn span_conditions_evaluate_as_the_collector_does() {
             (r#"scope.version == "1.2.0""#, true),
             (r#"IsMatch(name, "^GET ")"#, true),
             (r#"IsMatch(name, "^POST ")"#, false),
+            (r#"not IsMatch(name, "^POST ")"#, true),
+            (r#"IsMatch(name, "^GET ") == true"#, true),
+            (r#"attributes["http.status_code"] == 500.0"#, true),
             (
                 r#"IsMatch(attributes["http.status_code"], "^5\\d\\d$")"#,
                 true,
@@ -226,6 +229,8 @@ fn spanevent_conditions_read_the_event_and_its_span() {
             ("span.kind == SPAN_KIND_SERVER", true),
             (r#"resource.attributes["service.name"] == "checkout""#, true),
             (r#"spanevent.name == "other""#, false),
+            ("span.status.code == STATUS_CODE_ERROR", true),
+            (r#"not IsMatch(name, "^exc")"#, false),
         ],
     );
 }

@@ -1106,3 +1106,152 @@ fn senders_learn_of_propagated_errors_and_filtered_data_counts_as_delivered() {
         "{err}"
     );
 }
+
+/// More upstream testdata files, verbatim: `config_regexp.yaml`,
+/// `config_logs_record_attributes_regexp.yaml`, `config_logs_severity_regexp.yaml` (its
+/// processors), `config_traces_invalid.yaml`, `config_logs_invalid_severity.yaml`.
+#[test]
+fn upstream_legacy_testdata_configs() {
+    let yaml = r#"
+filter:
+filter/include:
+  # any names NOT matching filters are excluded from remainder of pipeline
+  metrics:
+    include:
+      match_type: regexp
+      metric_names:
+        # re2 regexp patterns
+        - prefix/.*
+        - prefix_.*
+        - .*/suffix
+        - .*_suffix
+        - .*/contains/.*
+        - .*_contains_.*
+        - full/name/match
+        - full_name_match
+filter/unlimitedcache:
+  metrics:
+    include:
+      match_type: regexp
+      regexp:
+        cacheenabled: true
+      metric_names:
+        - prefix/.*
+filter/limitedcache:
+  metrics:
+    exclude:
+      match_type: regexp
+      metric_names:
+        - prefix/.*
+      regexp:
+        cacheenabled: true
+        cachemaxnumentries: 10
+filter/logs_empty:
+  logs:
+    include:
+      match_type: regexp
+filter/logs_include:
+  logs:
+    include:
+      match_type: regexp
+      record_attributes:
+        - key: host.name
+          value: "(host1|mycustomhost2)"
+filter/logs_includeexclude:
+  logs:
+    include:
+      match_type: regexp
+      record_attributes:
+        - key: should_include
+          value: "(true|probably_true)"
+    exclude:
+      match_type: regexp
+      record_attributes:
+        - key: should_exclude
+          value: "(probably_false|false)"
+filter/severity_includeexclude:
+  logs:
+    include:
+      match_type: regexp
+      severity_texts:
+        - "INFO[2-4]?"
+    exclude:
+      match_type: regexp
+      severity_texts:
+        - "DEBUG[2-4]?"
+filter/spans_invalid:
+  spans:
+    include:
+      match_type: regexp
+      services:
+        - test
+      attributes:
+        - key: should_include
+          value: "(true|probably_true)"
+    # should error since nothing is set to match on
+    exclude:
+      match_type: regexp
+filter/invalid_include_severity:
+  logs:
+    include:
+      severity_number:
+        min: "INVALID_SEVERITY"
+"#;
+    let doc = crate::config::yaml::parse("testdata.yaml", yaml)
+        .unwrap()
+        .to_json();
+    let expect: &[(&str, Option<&str>)] = &[
+        ("filter", None),
+        ("filter/include", None),
+        ("filter/unlimitedcache", None),
+        ("filter/limitedcache", None),
+        ("filter/logs_empty", None),
+        ("filter/logs_include", None),
+        ("filter/logs_includeexclude", None),
+        ("filter/severity_includeexclude", None),
+        (
+            "filter/spans_invalid",
+            Some("spans::exclude: at least one of"),
+        ),
+        (
+            "filter/invalid_include_severity",
+            Some("\"INVALID_SEVERITY\" is not a valid severity"),
+        ),
+    ];
+    let Value::Object(map) = &doc else { panic!() };
+    assert_eq!(map.len(), expect.len());
+    for (id, want) in expect {
+        let got = create(&ComponentId::parse(id).unwrap(), Signal::Logs, &doc[*id]);
+        match (want, got) {
+            (None, Ok(_)) => {}
+            (None, Err(e)) => panic!("{id}: {e}"),
+            (Some(_), Ok(_)) => panic!("{id}: accepted"),
+            (Some(msg), Err(e)) => assert!(e.to_string().contains(msg), "{id}: {e}"),
+        }
+    }
+    // The regexp names behave as upstream's test expects: unanchored RE2 patterns.
+    let mut p = processor(Signal::Metrics, doc["filter/include"].clone());
+    let data = metrics(vec![(
+        "a",
+        vec![
+            gauge("prefix/test", &[("h", 1)]),
+            gauge("test_suffix", &[("h", 1)]),
+            gauge("a/contains/b", &[("h", 1)]),
+            gauge("full_name_match", &[("h", 1)]),
+            gauge("not_matching", &[("h", 1)]),
+        ],
+    )]);
+    let kept: Vec<String> = metric_points(&run(p.as_mut(), data).unwrap())
+        .into_iter()
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "prefix/test",
+            "test_suffix",
+            "a/contains/b",
+            "full_name_match"
+        ]
+    );
+}
