@@ -16,7 +16,7 @@ use super::config::{
 };
 use crate::component::ComponentConfigError;
 
-/// A config error at a key path built from owned segments.
+/// A config error at a key path inside the filter's config.
 fn err(path: &[&str], msg: impl Into<String>) -> ComponentConfigError {
     ComponentConfigError::at(path, msg)
 }
@@ -223,7 +223,13 @@ fn set(
     }
     let mut p = path.to_vec();
     p.push(key);
-    StringSet::new(mt.expect("match type checked"), items, &p).map(Some)
+    let mt = mt.ok_or_else(|| {
+        err(
+            &p,
+            "a match_type (strict or regexp) is required for this list",
+        )
+    })?;
+    StringSet::new(mt, items, &p).map(Some)
 }
 
 fn sub<'a>(path: &[&'a str], key: &'a str) -> Vec<&'a str> {
@@ -317,14 +323,9 @@ impl SpanMatcher {
         for (i, l) in mp.libraries.iter().enumerate() {
             let idx = i.to_string();
             let p = [path, &["libraries", &idx]].concat();
-            libraries.push((
-                StringSet::new(
-                    mt.expect("match type checked"),
-                    std::slice::from_ref(&l.name),
-                    &p,
-                )?,
-                l.version.clone(),
-            ));
+            let names =
+                set(mt, std::slice::from_ref(&l.name), &p, "name")?.expect("one name gives a set");
+            libraries.push((names, l.version.clone()));
         }
         Ok(SpanMatcher {
             services: set(mt, &mp.services, path, "services")?,

@@ -569,6 +569,19 @@ fn legacy_span_include_exclude_strict_and_regexp() {
         vec![vec![vec!["maybe".to_string(), "excluded".to_string()]]]
     );
 
+    // Libraries: the scope name matches (regexp), and the version when one is given.
+    let mut p = processor(
+        Signal::Traces,
+        json!({"spans": {"include": {"match_type": "regexp", "libraries": [{"name": "^d"}]}}}),
+    );
+    let out = run(p.as_mut(), sample_traces()).unwrap();
+    assert_eq!(span_names(&out), vec![vec![vec!["SELECT".to_string()]]]);
+    let mut p = processor(
+        Signal::Traces,
+        json!({"spans": {"include": {"match_type": "strict", "libraries": [{"name": "db", "version": "2"}]}}}),
+    );
+    assert!(run(p.as_mut(), sample_traces()).is_none());
+
     // Strict attribute values keep their type: 1 (int) does not match "1".
     let mut p = processor(
         Signal::Traces,
