@@ -15,4 +15,5 @@ pub mod registry;
 pub mod rpc_status;
 pub mod service;
 pub mod signal;
+pub mod storage;
 pub mod telemetry;
