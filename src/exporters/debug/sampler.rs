@@ -35,7 +35,7 @@ impl Sampler {
         if self.count <= self.initial {
             return true;
         }
-        (self.count - self.initial) % self.thereafter == 0
+        (self.count - self.initial).is_multiple_of(self.thereafter)
     }
 }
 

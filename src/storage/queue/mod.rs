@@ -256,7 +256,10 @@ impl PersistentQueue {
     /// Opens (creating if needed) the queue in `dir`: takes the directory lock, recovers the
     /// segments and the progress file, repairs damage and reports it. Blocking: call it from
     /// `spawn_blocking` (or before starting to serve) in async code.
-    pub fn open(dir: &Path, opts: QueueOptions) -> Result<(PersistentQueue, OpenReport), QueueError> {
+    pub fn open(
+        dir: &Path,
+        opts: QueueOptions,
+    ) -> Result<(PersistentQueue, OpenReport), QueueError> {
         let opts = QueueOptions {
             capacity: opts.capacity.max(1),
             segment_bytes: opts.segment_bytes.max(1),

@@ -6,8 +6,8 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::segment::{
-    decode_header, encode_header, scan_records, segment_name, sync_dir, ActiveSegment,
-    HeaderError, HEADER_LEN, RECORD_HEADER_LEN,
+    decode_header, encode_header, scan_records, segment_name, sync_dir, ActiveSegment, HeaderError,
+    HEADER_LEN, RECORD_HEADER_LEN,
 };
 use super::{Entry, OpenReport, QueueError, QueueOptions};
 

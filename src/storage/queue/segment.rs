@@ -229,7 +229,10 @@ pub(super) fn scan_records(buf: &[u8], start: usize, min_seq: u64) -> Scan {
                 }
                 continue;
             }
-            Ok(p) => format!("sequence number {} where {expected} or more was expected", p.seq),
+            Ok(p) => format!(
+                "sequence number {} where {expected} or more was expected",
+                p.seq
+            ),
             Err(e) => e.to_string(),
         };
         match resync(buf, off + 1, expected) {
@@ -279,7 +282,9 @@ fn estimate_records(buf: &[u8], mut off: usize) -> u64 {
     let mut n = 0u64;
     while off < buf.len() {
         n += 1;
-        let Some(h) = buf.get(off..off + 4) else { break };
+        let Some(h) = buf.get(off..off + 4) else {
+            break;
+        };
         let len = u32::from_le_bytes(h.try_into().expect("4 bytes")) as usize;
         match off.checked_add(RECORD_HEADER_LEN + len) {
             Some(next) if next <= buf.len() => off = next,
