@@ -268,14 +268,31 @@ fn resync(buf: &[u8], from: usize, min_seq: u64) -> Option<(usize, u64)> {
         return None;
     }
     let window = ((buf.len() - from) / RECORD_HEADER_LEN) as u64 + 1;
-    (from..=buf.len() - RECORD_HEADER_LEN).find_map(|pos| {
+    let mut hashed = 0usize;
+    for pos in from..=buf.len() - RECORD_HEADER_LEN {
         let seq = u64::from_le_bytes(buf[pos + 8..pos + 16].try_into().expect("8 bytes"));
         if seq < min_seq || seq - min_seq > window {
+            continue;
+        }
+        let len = u32::from_le_bytes(buf[pos..pos + 4].try_into().expect("4 bytes")) as usize;
+        if len > buf.len() - pos - RECORD_HEADER_LEN {
+            continue;
+        }
+        // Bound the checksum work so that a pathological damaged region cannot make
+        // recovery quadratic; past the budget the rest is treated as damaged.
+        hashed += len;
+        if hashed > RESYNC_HASH_BUDGET {
             return None;
         }
-        parse_record(buf, pos).ok().map(|p| (pos, p.seq))
-    })
+        if let Ok(p) = parse_record(buf, pos) {
+            return Some((pos, p.seq));
+        }
+    }
+    None
 }
+
+/// Most payload bytes checksummed while looking for a good record after damage.
+const RESYNC_HASH_BUDGET: usize = 256 << 20;
 
 /// Best-effort count of records in a damaged tail: follows the length fields.
 fn estimate_records(buf: &[u8], mut off: usize) -> u64 {
