@@ -553,3 +553,66 @@ fn scanner_never_panics_on_garbage() {
     assert_eq!(scan.damages[0].bytes, 40);
     assert!(scan.damages[0].resumed);
 }
+
+#[tokio::test]
+async fn damage_in_a_middle_segment_is_skipped_and_later_segments_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = QueueOptions {
+        capacity: 1000,
+        fsync: false,
+        segment_bytes: 256,
+    };
+    let (q, _) = open(dir.path(), o);
+    let ids = push_n(&q, 0..30).await;
+    drop(q);
+    let segs = segments(dir.path());
+    assert!(segs.len() >= 3, "{segs:?}");
+    // Damage the first record of the second segment.
+    let path = dir.path().join(&segs[1]);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[HEADER_LEN + RECORD_HEADER_LEN] ^= 0xff;
+    fs::write(&path, &bytes).unwrap();
+
+    let (q, report) = open(dir.path(), o);
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].starts_with(&format!(
+            "segment {}: corrupt record at offset 16 (checksum mismatch)",
+            segs[1]
+        )),
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(report.skipped_records, 1);
+    assert_eq!(report.recovered, 29);
+    let got: Vec<(RecordId, Bytes)> = drain(&q).await;
+    assert_eq!(got.len(), 29);
+    for (id, p) in &got {
+        let i = ids.iter().position(|x| x == id).unwrap();
+        assert_eq!(*p, payload(i));
+    }
+    drop(q);
+    let (_q, report) = open(dir.path(), o);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.recovered, 29);
+}
+
+#[tokio::test]
+async fn segment_with_torn_header_is_removed_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (q, _) = open(dir.path(), opts(10));
+    let ids = push_n(&q, 0..2).await;
+    drop(q);
+    // A crash right after creating the next segment, before its header was written.
+    let last = segments(dir.path()).last().unwrap().clone();
+    let no: u64 = last.trim_end_matches(".wal").parse().unwrap();
+    fs::write(dir.path().join(segment::segment_name(no + 1)), b"SLQ").unwrap();
+    let (q, report) = open(dir.path(), opts(10));
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(report.problems[0].contains("incomplete header"));
+    assert_eq!(report.recovered, 2);
+    let new = q.push(payload(5)).await.unwrap();
+    assert!(new > ids[1]);
+    let got: Vec<RecordId> = drain(&q).await.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(got, vec![ids[0], ids[1], new]);
+}
