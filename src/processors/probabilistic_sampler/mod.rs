@@ -401,7 +401,11 @@ impl<'a> LogCarrier<'a> {
 
     fn set_randomness(&mut self, r: Randomness) {
         self.randomness = Some(r);
-        attraction::put(self.attrs, LOG_RANDOMNESS_ATTR, attraction::string_value(r.rvalue()));
+        attraction::put(
+            self.attrs,
+            LOG_RANDOMNESS_ATTR,
+            attraction::string_value(r.rvalue()),
+        );
     }
 }
 
@@ -421,7 +425,11 @@ impl Carrier for LogCarrier<'_> {
                 ));
             }
         }
-        attraction::put(self.attrs, LOG_THRESHOLD_ATTR, attraction::string_value(th.tvalue()));
+        attraction::put(
+            self.attrs,
+            LOG_THRESHOLD_ATTR,
+            attraction::string_value(th.tvalue()),
+        );
         Ok(())
     }
 }
@@ -453,8 +461,7 @@ fn should_sample<C: Carrier>(
                 if !tv.should_sample(rnd.value) {
                     c.clear_threshold();
                     err = Some(SamplingError(
-                        "inconsistent arriving threshold: item should not have been sampled"
-                            .into(),
+                        "inconsistent arriving threshold: item should not have been sampled".into(),
                     ));
                 }
             }
@@ -573,8 +580,14 @@ impl ProbabilisticSampler {
     fn keep_span(&self, span: &mut Span, counts: &mut HashMap<(Policy, bool), u64>) -> bool {
         let priority = span_priority(span);
         let (rnd, mut carrier, err) = self.span_randomness(span);
-        let (sampled, policy) =
-            should_sample(&self.sampler, self.fail_closed, rnd, &mut carrier, err, priority);
+        let (sampled, policy) = should_sample(
+            &self.sampler,
+            self.fail_closed,
+            rnd,
+            &mut carrier,
+            err,
+            priority,
+        );
         if sampled {
             if let Some(c) = carrier {
                 span.trace_state = c.ts.serialize();
@@ -651,10 +664,16 @@ impl ProbabilisticSampler {
                 if parse_err.is_some() {
                     (rnd, None, parse_err)
                 } else if carrier.randomness.is_some() {
-                    let e = SamplingError("item has sampling randomness, equalizing or proportional mode recommended".into());
+                    let e = SamplingError(
+                        "item has sampling randomness, equalizing or proportional mode recommended"
+                            .into(),
+                    );
                     (rnd, None, Some(e))
                 } else if carrier.threshold.is_some() {
-                    let e = SamplingError("item has sampling threshold, equalizing or proportional mode recommended".into());
+                    let e = SamplingError(
+                        "item has sampling threshold, equalizing or proportional mode recommended"
+                            .into(),
+                    );
                     (rnd, None, Some(e))
                 } else {
                     if rnd.policy != Policy::Missing {
@@ -684,8 +703,14 @@ impl ProbabilisticSampler {
                 }
             }
         };
-        let (sampled, policy) =
-            should_sample(&self.sampler, self.fail_closed, rnd, &mut carrier, err, priority);
+        let (sampled, policy) = should_sample(
+            &self.sampler,
+            self.fail_closed,
+            rnd,
+            &mut carrier,
+            err,
+            priority,
+        );
         *counts.entry((policy, sampled)).or_default() += 1;
         sampled
     }
@@ -719,7 +744,13 @@ impl ProbabilisticSampler {
             Data::Metrics(_) => return true,
         };
         for ((policy, sampled), n) in &counts {
-            metrics::probabilistic_sampler_sampled(&self.id, self.signal, policy.name(), *sampled, *n);
+            metrics::probabilistic_sampler_sampled(
+                &self.id,
+                self.signal,
+                policy.name(),
+                *sampled,
+                *n,
+            );
         }
         let dropped = before - data.item_count();
         if dropped > 0 {

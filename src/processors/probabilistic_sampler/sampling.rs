@@ -210,7 +210,10 @@ impl OtelTraceState {
             return (st, Some(e("invalid tracestate size")));
         }
         if !valid_otel_syntax(input) {
-            return (st, Some(e(format!("invalid syntax in ot tracestate {input:?}"))));
+            return (
+                st,
+                Some(e(format!("invalid syntax in ot tracestate {input:?}"))),
+            );
         }
         let mut err = None;
         for member in input.split(';') {
@@ -301,8 +304,7 @@ fn valid_otel_syntax(s: &str) -> bool {
             && kb[1..]
                 .iter()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && v
-                .bytes()
+            && v.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
     })
 }
@@ -400,7 +402,9 @@ fn valid_w3c_syntax(input: &str) -> bool {
             return true;
         }
         match member.find('=') {
-            Some(eq) if eq >= 1 => valid_w3c_key(&member[..eq]) && valid_w3c_value(&member[eq + 1..]),
+            Some(eq) if eq >= 1 => {
+                valid_w3c_key(&member[..eq]) && valid_w3c_value(&member[eq + 1..])
+            }
             _ => false,
         }
     })
@@ -509,7 +513,9 @@ mod tests {
         assert_eq!(Randomness::from_trace_id(&id).rvalue(), "11223344556677");
         assert!(Randomness::from_rvalue("1122334455667").is_err());
         assert_eq!(
-            Randomness::from_rvalue("00000000000001").unwrap().unsigned(),
+            Randomness::from_rvalue("00000000000001")
+                .unwrap()
+                .unsigned(),
             1
         );
     }
@@ -518,7 +524,10 @@ mod tests {
     fn tracestate_parses_and_serializes_ot_first() {
         let (mut ts, err) = W3cTraceState::parse("vendor=abc, ot=th:8;rv:11223344556677;x:y ,b=c");
         assert_eq!(err, None);
-        assert_eq!(ts.otel().threshold(), Some(Threshold::from_tvalue("8").unwrap()));
+        assert_eq!(
+            ts.otel().threshold(),
+            Some(Threshold::from_tvalue("8").unwrap())
+        );
         assert_eq!(
             ts.otel().rvalue(),
             Some(Randomness::from_rvalue("11223344556677").unwrap())

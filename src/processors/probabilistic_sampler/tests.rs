@@ -1,0 +1,435 @@
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::AnyValue;
+use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+use super::*;
+
+const VECTORS: &str =
+    include_str!("../../../tests/data/probabilistic_sampler/hash_seed_vectors.csv");
+
+fn sampler(cfg: serde_json::Value, signal: Signal) -> ProbabilisticSampler {
+    let cfg: SamplerConfig = decode(&cfg).expect("decodes");
+    cfg.build(&ComponentId::new("probabilistic_sampler", None), signal)
+        .expect("valid")
+}
+
+fn span(trace_id: [u8; 16], trace_state: &str, attrs: Vec<KeyValue>) -> Span {
+    Span {
+        trace_id: trace_id.to_vec(),
+        span_id: vec![1; 8],
+        trace_state: trace_state.into(),
+        name: "s".into(),
+        attributes: attrs,
+        ..Default::default()
+    }
+}
+
+fn traces(spans: Vec<Span>) -> Data {
+    Data::Traces(ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+fn kept_spans(data: &Data) -> Vec<Span> {
+    match data {
+        Data::Traces(r) => r
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| ss.spans.clone())
+            .collect(),
+        _ => panic!("not traces"),
+    }
+}
+
+/// Runs one span through a sampler; the span as kept, or `None` when dropped.
+fn one(s: &ProbabilisticSampler, sp: Span) -> Option<Span> {
+    let mut data = traces(vec![sp]);
+    let left = s.sample_data(&mut data);
+    let kept = kept_spans(&data);
+    assert_eq!(left, !kept.is_empty(), "empty requests are dropped");
+    kept.into_iter().next()
+}
+
+fn kv(k: &str, v: V) -> KeyValue {
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    }
+}
+
+/// A trace ID whose 56 W3C random bits are `r`.
+fn tid_with_randomness(r: u64) -> [u8; 16] {
+    let mut t = [0xabu8; 16];
+    t[8..].copy_from_slice(&r.to_be_bytes());
+    t[8] = 0x5a;
+    t
+}
+
+#[test]
+fn hash_seed_decisions_match_collector_vectors() {
+    let mut rows = 0;
+    for line in VECTORS.lines() {
+        if line.starts_with('#') || line.starts_with("trace_id") || line.is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').collect();
+        let tid: [u8; 16] = hex::decode(f[0]).unwrap().try_into().unwrap();
+        let seed: u32 = f[1].parse().unwrap();
+        let pct_f64: f64 = f[2].parse().unwrap();
+        let want = f[3] == "keep";
+        assert_eq!(hash_seed_keeps(&tid, seed, pct_f64 as f32), want, "{line}");
+        // The same decision through the processor as configured from YAML.
+        let s = sampler(
+            json!({"sampling_percentage": pct_f64, "hash_seed": seed, "mode": "hash_seed"}),
+            Signal::Traces,
+        );
+        assert_eq!(one(&s, span(tid, "", vec![])).is_some(), want, "{line}");
+        rows += 1;
+    }
+    assert_eq!(rows, 2800);
+}
+
+#[test]
+fn fnv1a32_matches_reference_values() {
+    // FNV-1a 32 of the empty input is the offset basis; "a" is a published test vector.
+    let mut h: u32 = 0x811c9dc5;
+    for b in b"a" {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x01000193);
+    }
+    assert_eq!(h, 0xe40c292c);
+    // With a zero seed the input is prefixed by four zero bytes.
+    let mut with_seed: u32 = 0x811c9dc5;
+    for b in [0u8, 0, 0, 0, b'a'] {
+        with_seed ^= u32::from(b);
+        with_seed = with_seed.wrapping_mul(0x01000193);
+    }
+    assert_eq!(fnv1a32(b"a", 0), with_seed);
+}
+
+#[test]
+fn observed_rate_is_within_one_percent_over_100k_traces() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+    let ids: Vec<[u8; 16]> = (0..100_000).map(|_| rng.random()).collect();
+    for (mode, pct) in [
+        ("hash_seed", 10.0),
+        ("hash_seed", 33.3),
+        ("hash_seed", 75.0),
+        ("proportional", 25.0),
+        ("equalizing", 50.0),
+        ("proportional", 1.0),
+    ] {
+        let s = sampler(
+            json!({"sampling_percentage": pct, "mode": mode, "hash_seed": 7}),
+            Signal::Traces,
+        );
+        let spans: Vec<Span> = ids.iter().map(|t| span(*t, "", vec![])).collect();
+        let mut data = traces(spans);
+        s.sample_data(&mut data);
+        let observed = data.item_count() as f64 / 1000.0;
+        assert!(
+            (observed - pct).abs() <= 1.0,
+            "{mode} {pct}%: observed {observed}%"
+        );
+    }
+}
+
+#[test]
+fn default_mode_is_hash_seed_and_writes_rv_and_th() {
+    let s = sampler(json!({"sampling_percentage": 25}), Signal::Traces);
+    assert!(matches!(s.sampler, Sampler::Hashing { .. }));
+    // Find a kept trace and check its tracestate.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let kept = (0..100)
+        .find_map(|_| one(&s, span(rng.random(), "vendor=x", vec![])))
+        .expect("some trace is kept at 25%");
+    let rv = randomness_from_bytes(&kept.trace_id, 0).rvalue();
+    assert_eq!(kept.trace_state, format!("ot=rv:{rv};th:c,vendor=x"));
+}
+
+#[test]
+fn consistent_modes_write_thresholds_into_tracestate() {
+    let high = tid_with_randomness(u64::MAX); // 56 random bits all set
+    /// mode, percentage, trace ID, arriving tracestate, tracestate when kept.
+    type Case<'a> = (&'a str, f64, [u8; 16], &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        ("proportional", 25.0, high, "", Some("ot=th:c")),
+        ("proportional", 25.0, high, "ot=th:8", Some("ot=th:e")),
+        (
+            "proportional",
+            25.0,
+            high,
+            "ot=th:8;rv:ffffffffffffff,b=c",
+            Some("ot=rv:ffffffffffffff;th:e,b=c"),
+        ),
+        ("equalizing", 25.0, high, "ot=th:8", Some("ot=th:c")),
+        ("equalizing", 25.0, high, "ot=th:e", Some("ot=th:e")),
+        ("equalizing", 50.0, high, "", Some("ot=th:8")),
+        // Randomness 0 is below every threshold but 0.
+        ("proportional", 99.0, tid_with_randomness(0), "", None),
+        // rv wins over the trace ID.
+        (
+            "equalizing",
+            50.0,
+            tid_with_randomness(0),
+            "ot=rv:f0000000000000",
+            Some("ot=rv:f0000000000000;th:8"),
+        ),
+        // An arriving th that the randomness contradicts is an error: fail closed.
+        ("equalizing", 50.0, tid_with_randomness(0), "ot=th:8", None),
+        // Invalid tracestate: fail closed.
+        ("proportional", 50.0, high, "ot=th:zz", None),
+        ("proportional", 50.0, high, "Bad=1", None),
+    ];
+    for (mode, pct, tid, ts, want) in cases {
+        let s = sampler(
+            json!({"sampling_percentage": pct, "mode": mode}),
+            Signal::Traces,
+        );
+        let got = one(&s, span(tid, ts, vec![])).map(|sp| sp.trace_state);
+        assert_eq!(got.as_deref(), want, "{mode} {pct}% {ts:?}");
+    }
+}
+
+#[test]
+fn fail_closed_and_open() {
+    let zero = [0u8; 16];
+    for (mode, fail_closed, ts, want_kept) in [
+        ("hash_seed", true, "", false),
+        ("hash_seed", false, "", true),
+        ("proportional", true, "", false),
+        ("proportional", false, "", true),
+        ("hash_seed", true, "ot=th:0", false),
+    ] {
+        let s = sampler(
+            json!({"sampling_percentage": 100, "mode": mode, "fail_closed": fail_closed}),
+            Signal::Traces,
+        );
+        let tid = if ts.is_empty() { zero } else { [9u8; 16] };
+        assert_eq!(
+            one(&s, span(tid, ts, vec![])).is_some(),
+            want_kept,
+            "{mode} fail_closed={fail_closed} {ts:?}"
+        );
+    }
+}
+
+#[test]
+fn sampling_priority_attribute_overrides_the_decision() {
+    let high = tid_with_randomness(u64::MAX);
+    for (pct, prio, want) in [
+        (100.0, V::IntValue(0), false),
+        (100.0, V::DoubleValue(0.0), false),
+        (100.0, V::StringValue("0".into()), false),
+        (0.0, V::IntValue(1), true),
+        (0.0, V::StringValue("2.5".into()), true),
+        (0.0, V::IntValue(-1), false),
+        (0.0, V::StringValue("x".into()), false),
+        (100.0, V::BoolValue(false), true),
+    ] {
+        let s = sampler(json!({"sampling_percentage": pct}), Signal::Traces);
+        let sp = span(high, "", vec![kv("sampling.priority", prio.clone())]);
+        assert_eq!(one(&s, sp).is_some(), want, "{pct}% {prio:?}");
+    }
+}
+
+fn logs(records: Vec<LogRecord>) -> Data {
+    Data::Logs(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+fn kept_logs(data: &Data) -> Vec<LogRecord> {
+    match data {
+        Data::Logs(r) => r
+            .resource_logs
+            .iter()
+            .flat_map(|rl| &rl.scope_logs)
+            .flat_map(|sl| sl.log_records.clone())
+            .collect(),
+        _ => panic!("not logs"),
+    }
+}
+
+#[test]
+fn logs_sample_by_trace_id_or_record_attribute() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let records: Vec<LogRecord> = (0..20_000)
+        .map(|i| LogRecord {
+            trace_id: if i % 2 == 0 {
+                rng.random::<[u8; 16]>().to_vec()
+            } else {
+                Vec::new()
+            },
+            attributes: vec![kv("id", V::StringValue(format!("rec-{i}")))],
+            ..Default::default()
+        })
+        .collect();
+    // traceID source: records without a trace ID have no randomness and are dropped.
+    let s = sampler(json!({"sampling_percentage": 50}), Signal::Logs);
+    let mut d = logs(records.clone());
+    s.sample_data(&mut d);
+    let kept = kept_logs(&d);
+    assert!(kept.iter().all(|r| !r.trace_id.is_empty()));
+    let rate = kept.len() as f64 / 10_000.0;
+    assert!((rate - 0.5).abs() < 0.02, "{rate}");
+    // Kept records carry sampling.randomness and sampling.threshold.
+    let r = &kept[0];
+    let th = attraction::get(&r.attributes, "sampling.threshold").unwrap();
+    assert_eq!(as_string(th), "8");
+    let rv = attraction::get(&r.attributes, "sampling.randomness").unwrap();
+    let tid: [u8; 16] = r.trace_id.clone().try_into().unwrap();
+    assert_eq!(as_string(rv), randomness_from_bytes(&tid, 0).rvalue());
+
+    // traceID with from_attribute fallback: all records are candidates.
+    let s = sampler(
+        json!({"sampling_percentage": 50, "from_attribute": "id"}),
+        Signal::Logs,
+    );
+    let mut d = logs(records.clone());
+    s.sample_data(&mut d);
+    let rate = d.item_count() as f64 / 20_000.0;
+    assert!((rate - 0.5).abs() < 0.02, "{rate}");
+
+    // record source: the attribute is hashed even when a trace ID exists, with the seed.
+    let s = sampler(
+        json!({"sampling_percentage": 30, "attribute_source": "record", "from_attribute": "id", "hash_seed": 3}),
+        Signal::Logs,
+    );
+    let mut d = logs(records);
+    s.sample_data(&mut d);
+    for r in kept_logs(&d) {
+        let id = as_string(attraction::get(&r.attributes, "id").unwrap());
+        assert!(
+            hash_seed_threshold(30.0)
+                .unwrap()
+                .should_sample(randomness_from_bytes(id.as_bytes(), 3)),
+            "{id}"
+        );
+    }
+    let rate = d.item_count() as f64 / 20_000.0;
+    assert!((rate - 0.3).abs() < 0.02, "{rate}");
+}
+
+#[test]
+fn logs_sampling_priority_sets_the_record_probability() {
+    let high = tid_with_randomness(u64::MAX).to_vec();
+    let low = tid_with_randomness(0).to_vec();
+    let s = sampler(
+        json!({"sampling_percentage": 1, "sampling_priority": "prio", "mode": "proportional"}),
+        Signal::Logs,
+    );
+    let rec = |tid: &Vec<u8>, p: Option<V>| LogRecord {
+        trace_id: tid.clone(),
+        attributes: p.map(|p| vec![kv("prio", p)]).unwrap_or_default(),
+        ..Default::default()
+    };
+    let mut d = logs(vec![
+        rec(&high, Some(V::IntValue(100))),
+        rec(&low, Some(V::IntValue(100))),
+        rec(&high, Some(V::DoubleValue(50.0))),
+        rec(&low, Some(V::DoubleValue(50.0))),
+        rec(&high, Some(V::StringValue("100".into()))),
+        rec(&high, None),
+    ]);
+    s.sample_data(&mut d);
+    let kept = kept_logs(&d);
+    let ths: Vec<String> = kept
+        .iter()
+        .map(|r| as_string(attraction::get(&r.attributes, "sampling.threshold").unwrap()))
+        .collect();
+    // 100 -> always; 50 -> th 8 (the low record is dropped); a non-numeric priority and no
+    // priority leave the configured 1% (th fd71), which the high randomness passes.
+    assert_eq!(ths, vec!["0", "0", "8", "fd71", "fd71"]);
+}
+
+#[test]
+fn config_is_validated_with_key_paths() {
+    let id = ComponentId::new("probabilistic_sampler", None);
+    let cases: Vec<(serde_json::Value, &str, &str)> = vec![
+        (
+            json!({"sampling_percentage": -1}),
+            "sampling_percentage",
+            "negative",
+        ),
+        (
+            json!({"sampling_percentage": 1e-20}),
+            "sampling_percentage",
+            "too small",
+        ),
+        (
+            json!({"sampling_percentage": 1e300}),
+            "sampling_percentage",
+            "invalid",
+        ),
+        (json!({"mode": "hash"}), "mode", "unsupported sampler mode"),
+        (
+            json!({"sampling_precision": 0}),
+            "sampling_precision",
+            "invalid sampling precision: 0",
+        ),
+        (
+            json!({"sampling_precision": 15}),
+            "sampling_precision",
+            "1 to 14",
+        ),
+        (
+            json!({"attribute_source": "traceid"}),
+            "attribute_source",
+            "invalid attribute source",
+        ),
+        (json!({"hash_seed": -1}), "hash_seed", "invalid value"),
+        (
+            json!({"sampling_percentag": 5}),
+            "sampling_percentag",
+            "unknown field",
+        ),
+    ];
+    for (cfg, path, msg) in cases {
+        let e = match (FACTORY.create)(&id, Signal::Traces, &cfg) {
+            Err(e) => e,
+            Ok(_) => panic!("{cfg} should be refused"),
+        };
+        assert_eq!(e.path.join("::"), path, "{cfg}: {e}");
+        assert!(e.message.contains(msg), "{cfg}: {e}");
+    }
+    let e = match (FACTORY.create)(&id, Signal::Traces, &json!({"mode": "equalising"})) {
+        Err(e) => e,
+        Ok(_) => panic!("refused"),
+    };
+    assert_eq!(e.hint.as_deref(), Some("did you mean \"equalizing\"?"));
+    assert!((FACTORY.create)(&id, Signal::Logs, &serde_json::Value::Null).is_ok());
+    let d = SamplerConfig::default();
+    assert!(d.fail_closed);
+    assert_eq!(d.sampling_precision, 4);
+    assert_eq!(d.attribute_source, "traceID");
+}
+
+#[test]
+fn percentages_over_100_keep_everything_and_zero_keeps_nothing() {
+    let t = [7u8; 16];
+    let all = sampler(json!({"sampling_percentage": 250}), Signal::Traces);
+    assert!(one(&all, span(t, "", vec![])).is_some());
+    let none = sampler(json!({"sampling_percentage": 0}), Signal::Traces);
+    let mut d = traces(vec![span(t, "", vec![]); 10]);
+    assert!(!none.sample_data(&mut d));
+    assert_eq!(d.item_count(), 0);
+}

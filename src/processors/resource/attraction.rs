@@ -72,7 +72,10 @@ pub struct AttrActions {
 impl AttrActions {
     /// Validates and compiles `actions`, as the collector's `NewAttrProc` does. Errors name the
     /// key path `<list>::<index>::<field>`.
-    pub fn compile(list: &str, actions: &[ActionConfig]) -> Result<AttrActions, ComponentConfigError> {
+    pub fn compile(
+        list: &str,
+        actions: &[ActionConfig],
+    ) -> Result<AttrActions, ComponentConfigError> {
         let mut out = Vec::with_capacity(actions.len());
         for (i, a) in actions.iter().enumerate() {
             out.push(compile_one(list, i, a)?);
@@ -147,12 +150,19 @@ fn compile_regex(list: &str, i: usize, pattern: &str) -> Result<Regex, Component
             list,
             i,
             "pattern",
-            format!("invalid pattern {pattern:?}: {}", e.to_string().replace('\n', " ")),
+            format!(
+                "invalid pattern {pattern:?}: {}",
+                e.to_string().replace('\n', " ")
+            ),
         )
     })
 }
 
-fn compile_one(list: &str, i: usize, a: &ActionConfig) -> Result<CompiledAction, ComponentConfigError> {
+fn compile_one(
+    list: &str,
+    i: usize,
+    a: &ActionConfig,
+) -> Result<CompiledAction, ComponentConfigError> {
     let action = a.action.to_ascii_lowercase();
     let value_sources = usize::from(a.value.as_ref().is_some_and(|v| !v.is_null()))
         + usize::from(!a.from_attribute.is_empty())
@@ -290,7 +300,10 @@ fn compile_one(list: &str, i: usize, a: &ActionConfig) -> Result<CompiledAction,
                     list,
                     i,
                     "pattern",
-                    format!("pattern {:?} contains no named groups such as (?P<name>...)", a.pattern),
+                    format!(
+                        "pattern {:?} contains no named groups such as (?P<name>...)",
+                        a.pattern
+                    ),
                 ));
             }
             if names.iter().any(Option::is_none) {
@@ -304,7 +317,10 @@ fn compile_one(list: &str, i: usize, a: &ActionConfig) -> Result<CompiledAction,
                     ),
                 ));
             }
-            let names = names.into_iter().map(|n| n.unwrap_or_default().to_string()).collect();
+            let names = names
+                .into_iter()
+                .map(|n| n.unwrap_or_default().to_string())
+                .collect();
             Op::Extract { regex, names }
         }
         _ => {
@@ -606,7 +622,9 @@ fn write_json_string(out: &mut String, s: &str) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             // Go's encoder escapes HTML-significant characters and the JS line separators.
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
