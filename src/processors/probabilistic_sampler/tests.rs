@@ -139,6 +139,7 @@ fn observed_rate_is_within_one_percent_over_100k_traces() {
         let mut data = traces(spans);
         s.sample_data(&mut data);
         let observed = data.item_count() as f64 / 1000.0;
+        eprintln!("{mode} {pct}%: observed {observed}% of 100000 traces");
         assert!(
             (observed - pct).abs() <= 1.0,
             "{mode} {pct}%: observed {observed}%"

@@ -9,7 +9,6 @@ use opentelemetry_proto::tonic::metrics::v1::ResourceMetrics;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use serde_json::json;
-use std::sync::Arc;
 
 use super::attraction::{as_string, hash_value};
 use super::*;
@@ -399,13 +398,7 @@ fn applies_to_every_resource_of_every_signal() {
     ];
     for data in batches {
         let mut out = Vec::new();
-        p.process(
-            Batch {
-                data,
-                metadata: Arc::new(Metadata::default()),
-            },
-            &mut out,
-        );
+        p.process(Batch::new(data), &mut out);
         assert_eq!(out.len(), 1);
         let resources: Vec<Option<Resource>> = match &out[0].data {
             Data::Traces(r) => r
