@@ -9,7 +9,14 @@ use serde_json::Value;
 pub struct ResourceConfig {
     /// The actions applied, in order, to the resource attributes of every batch. Required and
     /// non-empty.
+    #[serde(deserialize_with = "null_as_empty")]
     pub attributes: Vec<ActionConfig>,
+}
+
+/// `attributes:` with nothing under it is an empty list (then refused as missing), as in the
+/// collector.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ActionConfig>, D::Error> {
+    Ok(Option::<Vec<ActionConfig>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// One entry of `attributes:`: an action on one attribute key (or on every key matching a

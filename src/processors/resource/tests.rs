@@ -277,6 +277,11 @@ fn config_errors_name_the_key_path() {
             "missing required field \"attributes\"",
         ),
         (
+            serde_json::Value::Null,
+            "attributes",
+            "missing required field \"attributes\"",
+        ),
+        (
             json!([{"key": "a", "value": 1, "action": "inserrt"}]),
             "attributes::0::action",
             "unsupported action",
