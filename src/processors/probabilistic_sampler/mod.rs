@@ -95,7 +95,6 @@ impl Sampler {
                 let incoming = carrier_threshold.map_or(1.0, |t| t.probability());
                 match probability_to_threshold_with_precision(incoming * ratio, *precision) {
                     Err(ProbabilityError::Range) => Threshold::NEVER,
-                    Err(ProbabilityError::PrecisionUnderflow) => Threshold::ALWAYS,
                     Ok(t) => t,
                 }
             }

@@ -142,62 +142,72 @@ impl Threshold {
 pub enum ProbabilityError {
     /// Outside [2^-56, 1].
     Range,
-    /// The precision asked for needs more than 14 hex digits.
-    PrecisionUnderflow,
 }
 
 fn in_range(p: f64) -> bool {
     (MIN_SAMPLING_PROBABILITY..=1.0).contains(&p)
 }
 
-/// The exact threshold of a probability in [2^-56, 1].
-pub fn probability_to_threshold(p: f64) -> Result<Threshold, ProbabilityError> {
-    if !in_range(p) {
-        return Err(ProbabilityError::Range);
+/// The binary exponent of `x` as Go's `math.Frexp` returns it (`x = frac * 2^exp`,
+/// `0.5 <= |frac| < 1`); 0 for zero.
+fn frexp_exp(x: f64) -> i32 {
+    if x == 0.0 || !x.is_finite() {
+        return 0;
     }
-    let scaled = (p * MAX_ADJUSTED_COUNT as f64).round() as u64;
-    Ok(Threshold(MAX_ADJUSTED_COUNT - scaled))
+    let bits = x.abs().to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    if biased == 0 {
+        // Subnormal: normalise first.
+        return frexp_exp(x * (1u64 << 54) as f64) - 54;
+    }
+    biased - 1022
 }
 
-/// The threshold of a probability rounded to `precision` significant hex digits (leading
-/// zeros of the rejection probability do not count); precision 0 means exact.
+/// The exact threshold of a probability in [2^-56, 1].
+pub fn probability_to_threshold(p: f64) -> Result<Threshold, ProbabilityError> {
+    probability_to_threshold_with_precision(p, NUM_HEX_DIGITS as u8)
+}
+
+/// The threshold of a probability rounded to `precision` hex digits (0 means all 14). As the
+/// collector does, one digit is added for every leading `0` or `f` the threshold will have
+/// (probabilities near 0 or 1), up to 14.
 pub fn probability_to_threshold_with_precision(
     p: f64,
     precision: u8,
 ) -> Result<Threshold, ProbabilityError> {
-    if precision == 0 {
-        return probability_to_threshold(p);
-    }
+    let mut prec = if precision == 0 {
+        NUM_HEX_DIGITS as i32
+    } else {
+        i32::from(precision)
+    };
     if !in_range(p) {
         return Err(ProbabilityError::Range);
     }
     if p == 1.0 {
         return Ok(Threshold::ALWAYS);
     }
-    let mut prec = u32::from(precision);
-    let mut reject = 1.0 - p;
-    while reject * 16.0 < 1.0 {
-        reject *= 16.0;
-        prec += 1;
-    }
-    if prec > NUM_HEX_DIGITS as u32 {
-        return Err(ProbabilityError::PrecisionUnderflow);
-    }
+    // Go's integer division truncates toward zero; both exponents are <= 0.
+    let extra_f = frexp_exp(p) / -4;
+    let extra_r = frexp_exp(1.0 - p) / -4;
+    prec = (prec + extra_f)
+        .max(prec + extra_r)
+        .min(NUM_HEX_DIGITS as i32);
     let scaled = (p * MAX_ADJUSTED_COUNT as f64).round() as u64;
-    let mut r = MAX_ADJUSTED_COUNT - scaled;
-    let shift = 4 * (NUM_HEX_DIGITS as u32 - prec);
-    if shift > 0 {
+    let mut th = MAX_ADJUSTED_COUNT - scaled;
+    let shift = 4 * (NUM_HEX_DIGITS as u32 - prec as u32);
+    if shift != 0 {
         let half = 1u64 << (shift - 1);
-        r = ((r + half) >> shift) << shift;
+        th = ((th + half) >> shift) << shift;
     }
-    Ok(Threshold(r))
+    Ok(Threshold(th))
 }
 
 /// The OpenTelemetry entry (`ot=`) of a tracestate: `rv`, `th` and other sub-keys, kept in
 /// order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OtelTraceState {
-    rv: Option<Randomness>,
+    /// The randomness and its spelling as it arrived (upper-case hex passes through).
+    rv: Option<(Randomness, String)>,
     th: Option<(Threshold, String)>,
     extra: Vec<(String, String)>,
 }
@@ -222,7 +232,7 @@ impl OtelTraceState {
             };
             match k {
                 "rv" => match Randomness::from_rvalue(v) {
-                    Ok(r) => st.rv = Some(r),
+                    Ok(r) => st.rv = Some((r, v.to_string())),
                     Err(x) => {
                         st.rv = None;
                         err = Some(x);
@@ -243,12 +253,12 @@ impl OtelTraceState {
 
     /// The explicit randomness (`rv`), if any.
     pub fn rvalue(&self) -> Option<Randomness> {
-        self.rv
+        self.rv.as_ref().map(|(r, _)| *r)
     }
 
     /// Sets `rv`.
     pub fn set_rvalue(&mut self, r: Randomness) {
-        self.rv = Some(r);
+        self.rv = Some((r, r.rvalue()));
     }
 
     /// The threshold (`th`), if any.
@@ -280,8 +290,8 @@ impl OtelTraceState {
 
     fn serialize(&self, out: &mut String) {
         let mut parts: Vec<String> = Vec::new();
-        if let Some(r) = self.rv {
-            parts.push(format!("rv:{}", r.rvalue()));
+        if let Some((_, rv)) = &self.rv {
+            parts.push(format!("rv:{rv}"));
         }
         if let Some((_, tv)) = &self.th {
             parts.push(format!("th:{tv}"));
@@ -484,9 +494,14 @@ mod tests {
             (1.0 / 3.0, 4, "aaab"),
             (2.0 / 3.0, 4, "5555"),
             (0.1, 4, "e666"),
-            (0.01, 4, "fd71"),
-            (0.001, 4, "ffbe"),
+            // Near 0 and 1 a digit is added per leading `f`/`0`, as upstream.
+            (0.01, 4, "fd70a"),
+            (0.01, 3, "fd71"),
+            (0.001, 4, "ffbe77"),
             (0.999, 4, "004189"),
+            (0.4, 3, "99a"),
+            (0.2, 6, "cccccd"),
+            (1.0 / 16384.0, 0, "fffc"),
             (1.0, 4, "0"),
             (1.0 / 3.0, 2, "ab"),
             (0.75, 1, "4"),

@@ -358,8 +358,8 @@ fn logs_sampling_priority_sets_the_record_probability() {
         .map(|r| as_string(attraction::get(&r.attributes, "sampling.threshold").unwrap()))
         .collect();
     // 100 -> always; 50 -> th 8 (the low record is dropped); a non-numeric priority and no
-    // priority leave the configured 1% (th fd71), which the high randomness passes.
-    assert_eq!(ths, vec!["0", "0", "8", "fd71", "fd71"]);
+    // priority leave the configured 1% (th fd70a), which the high randomness passes.
+    assert_eq!(ths, vec!["0", "0", "8", "fd70a", "fd70a"]);
 }
 
 #[test]
@@ -433,4 +433,287 @@ fn percentages_over_100_keep_everything_and_zero_keeps_nothing() {
     let mut d = traces(vec![span(t, "", vec![]); 10]);
     assert!(!none.sample_data(&mut d));
     assert_eq!(d.item_count(), 0);
+}
+
+fn tid(hex_str: &str) -> [u8; 16] {
+    hex::decode(hex_str).unwrap().try_into().unwrap()
+}
+
+/// The collector's own consistent-mode cases (Test_tracesamplerprocessor_TraceState, run with
+/// fail_closed off and full precision unless given), for both modes.
+#[test]
+fn consistent_modes_match_the_collector_tracestate_cases() {
+    const DEFAULT_TID: &str = "fefefefefefefefefe80000000000000";
+    const IMPROBABLE: &str = "111111111111111111ffffffffffffff";
+    struct Case {
+        name: &'static str,
+        pct: f32,
+        precision: i64,
+        tid: &'static str,
+        ts: &'static str,
+        priority: Option<i64>,
+        equalizing: Option<&'static str>,
+        proportional: Option<&'static str>,
+    }
+    let c = |name, pct, precision, tid, ts, eq, prop| Case {
+        name,
+        pct,
+        precision,
+        tid,
+        ts,
+        priority: None,
+        equalizing: eq,
+        proportional: prop,
+    };
+    let both = |name, pct, precision, tid, ts, want: Option<&'static str>| {
+        c(name, pct, precision, tid, ts, want, want)
+    };
+    let mut cases = vec![
+        both("100 percent", 100.0, 14, DEFAULT_TID, "", Some("ot=th:0")),
+        both(
+            "50 percent sampled",
+            50.0,
+            14,
+            DEFAULT_TID,
+            "",
+            Some("ot=th:8"),
+        ),
+        both(
+            "25 percent sampled",
+            25.0,
+            14,
+            "ddddddddddddddddddc0000000000000",
+            "",
+            Some("ot=th:c"),
+        ),
+        both(
+            "25 percent unsampled",
+            25.0,
+            14,
+            "ddddddddddddddddddb0000000000000",
+            "",
+            None,
+        ),
+        both(
+            "1 percent sampled",
+            1.0,
+            14,
+            DEFAULT_TID,
+            "ot=rv:FD70A3D70A3D71",
+            Some("ot=rv:FD70A3D70A3D71;th:fd70a3d70a3d71"),
+        ),
+        both(
+            "1 percent precision 4",
+            1.0,
+            4,
+            DEFAULT_TID,
+            "ot=rv:FD70A3D70A3D71",
+            Some("ot=rv:FD70A3D70A3D71;th:fd70a"),
+        ),
+        both(
+            "1 percent precision 3",
+            1.0,
+            3,
+            DEFAULT_TID,
+            "ot=rv:FD70A3D70A3D71",
+            None,
+        ),
+        both(
+            "1 percent not sampled with rvalue",
+            1.0,
+            14,
+            DEFAULT_TID,
+            "ot=rv:FD70A3D70A3D70",
+            None,
+        ),
+        both("49 percent not sampled", 49.0, 14, DEFAULT_TID, "", None),
+        both(
+            "1 percent sampled with rvalue",
+            1.0,
+            14,
+            DEFAULT_TID,
+            "ot=rv:fd70B000000000",
+            Some("ot=rv:fd70B000000000;th:fd70a3d70a3d71"),
+        ),
+        both(
+            "1 percent sampled with tid",
+            1.0,
+            4,
+            "a0a0a0a0a0a0a0a0a0fe000000000000",
+            "",
+            Some("ot=th:fd70a"),
+        ),
+        c(
+            "incoming 50 percent with rvalue",
+            50.0,
+            14,
+            DEFAULT_TID,
+            "ot=rv:90000000000000;th:80000000000000",
+            Some("ot=rv:90000000000000;th:8"),
+            None,
+        ),
+        both(
+            "incoming 50 at 25 not sampled",
+            25.0,
+            14,
+            DEFAULT_TID,
+            "ot=th:8",
+            None,
+        ),
+        c(
+            "incoming 50 at 25 sampled",
+            25.0,
+            14,
+            "ffffffffffffffffffffffffffffffff",
+            "ot=th:8",
+            Some("ot=th:c"),
+            Some("ot=th:e"),
+        ),
+        c(
+            "equalizing vs proportional",
+            50.0,
+            14,
+            DEFAULT_TID,
+            "ot=rv:c0000000000000;th:8",
+            Some("ot=rv:c0000000000000;th:8"),
+            Some("ot=rv:c0000000000000;th:c"),
+        ),
+        both(
+            "inconsistent arriving threshold",
+            100.0,
+            14,
+            DEFAULT_TID,
+            "ot=rv:40000000000000;th:8",
+            Some("ot=rv:40000000000000;th:0"),
+        ),
+        both(
+            "40 percent precision 3 with rvalue",
+            40.0,
+            3,
+            DEFAULT_TID,
+            "ot=rv:a0000000000000",
+            Some("ot=rv:a0000000000000;th:99a"),
+        ),
+        c(
+            "arriving 50 at 40 precision 6",
+            40.0,
+            6,
+            "a0a0a0a0a0a0a0a0a0d0000000000000",
+            "ot=th:8",
+            Some("ot=th:99999a"),
+            Some("ot=th:cccccd"),
+        ),
+        c(
+            "arriving 50 at 40 partly sampled",
+            40.0,
+            3,
+            "a0a0a0a0a0a0a0a0a0b0000000000000",
+            "ot=th:8",
+            Some("ot=th:99a"),
+            None,
+        ),
+        both(
+            "arriving 50 at 40 not sampled",
+            40.0,
+            3,
+            "a0a0a0a0a0a0a0a0a080000000000000",
+            "ot=th:8",
+            None,
+        ),
+        both(
+            "200 percent equals 100 percent",
+            200.0,
+            14,
+            DEFAULT_TID,
+            "",
+            Some("ot=th:0"),
+        ),
+        c(
+            "tiny probability rounding",
+            100.0 / 16384.0,
+            14,
+            IMPROBABLE,
+            "ot=th:fffc",
+            Some("ot=th:fffc"),
+            Some("ot=th:fffffff"),
+        ),
+        both(
+            "almost 100pct sampling",
+            ((1.0 - 8e-7) * 100.0) as f32,
+            10,
+            IMPROBABLE,
+            "",
+            Some("ot=th:00000cccccccd"),
+        ),
+        c(
+            "probability underflow",
+            0.0625,
+            14,
+            IMPROBABLE,
+            "ot=th:fffffffffffff8",
+            Some("ot=th:fffffffffffff8"),
+            None,
+        ),
+    ];
+    cases.push(Case {
+        priority: Some(2),
+        ..both(
+            "sampled by priority",
+            1.0,
+            14,
+            DEFAULT_TID,
+            "",
+            Some("ot=th:0"),
+        )
+    });
+    cases.push(Case {
+        priority: Some(0),
+        ..both("not sampled by priority", 99.0, 14, DEFAULT_TID, "", None)
+    });
+    for case in &cases {
+        for (mode, want) in [
+            ("equalizing", case.equalizing),
+            ("proportional", case.proportional),
+        ] {
+            let s = sampler(
+                json!({"sampling_percentage": case.pct, "sampling_precision": case.precision,
+                       "mode": mode, "fail_closed": false}),
+                Signal::Traces,
+            );
+            let attrs = case
+                .priority
+                .map(|p| vec![kv("sampling.priority", V::IntValue(p))])
+                .unwrap_or_default();
+            let got = one(&s, span(tid(case.tid), case.ts, attrs)).map(|sp| sp.trace_state);
+            assert_eq!(got.as_deref(), want, "{mode}: {}", case.name);
+        }
+    }
+}
+
+/// The collector's Test_tracesamplerprocessor_TraceStateErrors: with fail_closed, these spans
+/// are dropped in both consistent modes.
+#[test]
+fn consistent_modes_fail_closed_on_bad_sampling_information() {
+    for (tid_hex, ts) in [
+        ("00000000000000000000000000000000", ""),
+        ("fefefefefefefefefe80000000000000", "ot=rv:abababababababab"),
+        ("fefefefefefefefefe80000000000000", "ot=th:abababababababab"),
+        ("fefefefefefefefefe80000000000000", "ot=th:-1"),
+        ("ffffffffffffffffff70000000000000", "ot=th:8"),
+        (
+            "fefefefefefefefefe80000000000000",
+            "ot=th:8;rv:70000000000000",
+        ),
+    ] {
+        for mode in ["equalizing", "proportional"] {
+            let s = sampler(
+                json!({"sampling_percentage": 100, "mode": mode}),
+                Signal::Traces,
+            );
+            assert!(
+                one(&s, span(tid(tid_hex), ts, vec![])).is_none(),
+                "{mode} {ts:?}"
+            );
+        }
+    }
 }
