@@ -717,3 +717,35 @@ fn consistent_modes_fail_closed_on_bad_sampling_information() {
         }
     }
 }
+
+/// hash_seed mode writes the 14-bit threshold it used (so 10% is e668, not e666) and the
+/// randomness it derived, and the written pair is consistent.
+#[test]
+fn hash_seed_tracestate_uses_the_14_bit_threshold() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    for (pct, tv) in [
+        (100.0f32, "0"),
+        (75.0, "4"),
+        (50.0, "8"),
+        (25.0, "c"),
+        (10.0, "e668"),
+        (100.0 / 3.0, "aaac"),
+    ] {
+        let s = sampler(
+            json!({"sampling_percentage": pct, "mode": "hash_seed", "hash_seed": 22}),
+            Signal::Traces,
+        );
+        let mut found = 0;
+        while found < 10 {
+            let Some(kept) = one(&s, span(rng.random(), "", vec![])) else {
+                continue;
+            };
+            let (ts, err) = W3cTraceState::parse(&kept.trace_state);
+            assert_eq!(err, None);
+            let th = ts.otel().threshold().unwrap();
+            assert_eq!(th.tvalue(), tv, "{pct}%");
+            assert!(th.should_sample(ts.otel().rvalue().unwrap()));
+            found += 1;
+        }
+    }
+}
