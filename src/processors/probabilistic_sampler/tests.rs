@@ -749,3 +749,235 @@ fn hash_seed_tracestate_uses_the_14_bit_threshold() {
         }
     }
 }
+
+/// The collector's TestLogsSampling scenario (100 records, trace IDs 0..99 repeated in the
+/// low 8 bytes, half with a bytes `foo` and a string `bar`, a quarter with priority 100),
+/// with the kept counts the collector gets. fail_closed is off unless stated, and precision
+/// 14, as the collector's test builds its configs without defaults.
+#[test]
+fn logs_sampling_counts_match_the_collector() {
+    let records: Vec<LogRecord> = (0..100u8)
+        .map(|i| {
+            let mut tid = [0u8; 16];
+            tid[8..].fill(i);
+            let mut attrs = vec![kv("rando", V::IntValue(i64::from(fnv1a32(&tid, 123))))];
+            if i % 2 == 0 {
+                attrs.push(kv("foo", V::BytesValue(tid.to_vec())));
+                // pcommon's TraceID.String() is "" for the all-zero ID.
+                let bar = if i == 0 {
+                    String::new()
+                } else {
+                    hex::encode(tid)
+                };
+                attrs.push(kv("bar", V::StringValue(bar)));
+            }
+            if i % 4 == 0 {
+                attrs.push(kv("priority", V::DoubleValue(100.0)));
+            }
+            LogRecord {
+                trace_id: tid.to_vec(),
+                attributes: attrs,
+                ..Default::default()
+            }
+        })
+        .collect();
+    let cases: Vec<(&str, serde_json::Value, usize)> = vec![
+        ("happy_path", json!({"sampling_percentage": 100}), 100),
+        (
+            "nothing",
+            json!({"sampling_percentage": 0, "fail_closed": true}),
+            0,
+        ),
+        (
+            "roughly half",
+            json!({"sampling_percentage": 50, "mode": "hash_seed", "fail_closed": true}),
+            45,
+        ),
+        (
+            "source no sampling",
+            json!({"sampling_percentage": 0, "attribute_source": "record", "from_attribute": "foo"}),
+            0,
+        ),
+        (
+            "source all",
+            json!({"sampling_percentage": 100, "attribute_source": "record", "from_attribute": "foo"}),
+            100,
+        ),
+        (
+            "source sampling",
+            json!({"sampling_percentage": 50, "attribute_source": "record", "from_attribute": "foo", "fail_closed": true}),
+            23,
+        ),
+        (
+            "source as string",
+            json!({"sampling_percentage": 50, "attribute_source": "record", "from_attribute": "bar", "fail_closed": true}),
+            29,
+        ),
+        (
+            "priority 0 record",
+            json!({"sampling_percentage": 0, "sampling_priority": "priority", "attribute_source": "record", "from_attribute": "rando"}),
+            25,
+        ),
+        (
+            "priority 50 record",
+            json!({"sampling_percentage": 50, "sampling_priority": "priority", "attribute_source": "record", "from_attribute": "rando"}),
+            64,
+        ),
+        (
+            "priority 100 record",
+            json!({"sampling_percentage": 100, "sampling_priority": "priority", "attribute_source": "record", "from_attribute": "rando"}),
+            100,
+        ),
+        (
+            "priority 0 traceid",
+            json!({"sampling_percentage": 0, "sampling_priority": "priority"}),
+            25,
+        ),
+        (
+            "priority 50 traceid",
+            json!({"sampling_percentage": 50, "sampling_priority": "priority"}),
+            57,
+        ),
+        (
+            "priority 100 traceid",
+            json!({"sampling_percentage": 100, "sampling_priority": "priority"}),
+            100,
+        ),
+        (
+            "priority with sampling field",
+            json!({"sampling_percentage": 0, "attribute_source": "record", "from_attribute": "foo", "sampling_priority": "priority"}),
+            25,
+        ),
+    ];
+    for (name, mut cfg, want) in cases {
+        let m = cfg.as_object_mut().unwrap();
+        m.entry("fail_closed").or_insert(json!(false));
+        m.insert("sampling_precision".into(), json!(14));
+        let s = sampler(cfg, Signal::Logs);
+        let mut d = logs(records.clone());
+        s.sample_data(&mut d);
+        assert_eq!(d.item_count(), want, "{name}");
+    }
+}
+
+/// The collector's TestLogsSamplingState cases: attributes written on kept records.
+#[test]
+fn logs_sampling_state_matches_the_collector() {
+    let default_tid = tid("fefefefefefefefefe80000000000000");
+    let run = |cfg: serde_json::Value, t: [u8; 16], attrs: Vec<KeyValue>| {
+        let mut cfg = cfg;
+        let m = cfg.as_object_mut().unwrap();
+        m.entry("fail_closed").or_insert(json!(false));
+        m.entry("sampling_precision").or_insert(json!(14));
+        let s = sampler(cfg, Signal::Logs);
+        let mut d = logs(vec![LogRecord {
+            trace_id: t.to_vec(),
+            attributes: attrs,
+            ..Default::default()
+        }]);
+        s.sample_data(&mut d);
+        kept_logs(&d).into_iter().next().map(|r| {
+            let mut a: Vec<(String, String)> = r
+                .attributes
+                .iter()
+                .map(|kv| (kv.key.clone(), as_string(kv.value.as_ref().unwrap())))
+                .collect();
+            a.sort();
+            a
+        })
+    };
+    let s = |k: &str, v: &str| kv(k, V::StringValue(v.into()));
+    let pairs = |p: &[(&str, &str)]| {
+        let mut v: Vec<(String, String)> = p
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        v.sort();
+        Some(v)
+    };
+    assert_eq!(
+        run(
+            json!({"sampling_percentage": 100, "mode": "proportional"}),
+            default_tid,
+            vec![s("ignored", "value")]
+        ),
+        pairs(&[("ignored", "value"), ("sampling.threshold", "0")])
+    );
+    let rv = randomness_from_bytes(&default_tid, 22).rvalue();
+    assert_eq!(
+        run(
+            json!({"sampling_percentage": 100, "mode": "hash_seed", "hash_seed": 22}),
+            default_tid,
+            vec![s("K", "V")]
+        ),
+        pairs(&[
+            ("K", "V"),
+            ("sampling.threshold", "0"),
+            ("sampling.randomness", &rv)
+        ])
+    );
+    let rv = randomness_from_bytes(b"1234", 49).rvalue();
+    assert_eq!(
+        run(
+            json!({"sampling_percentage": 100, "attribute_source": "record", "from_attribute": "veryrandom", "hash_seed": 49}),
+            [0; 16],
+            vec![s("veryrandom", "1234")]
+        ),
+        pairs(&[
+            ("veryrandom", "1234"),
+            ("sampling.threshold", "0"),
+            ("sampling.randomness", &rv)
+        ])
+    );
+    assert_eq!(
+        run(json!({"sampling_percentage": 0}), default_tid, vec![]),
+        None
+    );
+    assert_eq!(
+        run(
+            json!({"sampling_percentage": 0, "sampling_priority": "veryrandom", "sampling_precision": 6}),
+            default_tid,
+            vec![
+                s("sampling.randomness", "e6147c00000000"),
+                kv("veryrandom", V::DoubleValue(10.125))
+            ]
+        ),
+        pairs(&[
+            ("sampling.randomness", "e6147c00000000"),
+            ("sampling.threshold", "e6147b"),
+            ("veryrandom", "10.125")
+        ])
+    );
+    assert_eq!(
+        run(
+            json!({"sampling_percentage": 50, "mode": "proportional"}),
+            tid("fefefefefefefefefef0000000000000"),
+            vec![s("sampling.threshold", "c")]
+        ),
+        pairs(&[("sampling.threshold", "e")])
+    );
+    assert_eq!(
+        run(
+            json!({"sampling_percentage": 50, "mode": "equalizing", "fail_closed": true}),
+            tid("fefefefefefefefefeb0000000000000"),
+            vec![s("sampling.threshold", "c")]
+        ),
+        None
+    );
+    assert_eq!(
+        run(
+            json!({"sampling_percentage": 50, "mode": "equalizing", "sampling_priority": "prio"}),
+            tid("fefefefefefefefefefefefefefefefe"),
+            vec![s("sampling.threshold", "c"), kv("prio", V::IntValue(37))]
+        ),
+        pairs(&[("sampling.threshold", "c"), ("prio", "37")])
+    );
+    assert_eq!(
+        run(
+            json!({"sampling_percentage": 100, "mode": "hash_seed"}),
+            default_tid,
+            vec![s("sampling.randomness", "f2341234123412")]
+        ),
+        pairs(&[("sampling.randomness", "f2341234123412")])
+    );
+}
