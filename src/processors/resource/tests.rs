@@ -115,6 +115,19 @@ fn actions_behave_as_the_collector() {
             vec![("src", i(3)), ("env", s("dev")), ("n", i(3))],
         ),
         (
+            "update with default_value changes only an existing key",
+            json!([{"key": "ns", "from_attribute": "namespace", "default_value": "default", "action": "update"},
+                   {"key": "absent", "from_attribute": "namespace", "default_value": "x", "action": "update"},
+                   {"key": "region", "value": "us-west-2", "default_value": "us-east-1", "action": "upsert"},
+                   {"key": "only_default", "default_value": 3.14, "action": "insert"}]),
+            vec![("ns", s("old"))],
+            vec![
+                ("ns", s("default")),
+                ("region", s("us-west-2")),
+                ("only_default", d(3.14)),
+            ],
+        ),
+        (
             "delete by key and by pattern (last entry takes the removed place)",
             json!([{"key": "a", "action": "delete"},
                    {"pattern": "^tmp\\.", "action": "delete"}]),
