@@ -119,12 +119,12 @@ fn actions_behave_as_the_collector() {
             json!([{"key": "ns", "from_attribute": "namespace", "default_value": "default", "action": "update"},
                    {"key": "absent", "from_attribute": "namespace", "default_value": "x", "action": "update"},
                    {"key": "region", "value": "us-west-2", "default_value": "us-east-1", "action": "upsert"},
-                   {"key": "only_default", "default_value": 3.14, "action": "insert"}]),
+                   {"key": "only_default", "default_value": 2.5, "action": "insert"}]),
             vec![("ns", s("old"))],
             vec![
                 ("ns", s("default")),
                 ("region", s("us-west-2")),
-                ("only_default", d(3.14)),
+                ("only_default", d(2.5)),
             ],
         ),
         (
