@@ -70,6 +70,8 @@ pub fn processors() -> &'static [Factory<ProcessorCreate>] {
         processors::batch::FACTORY,
         processors::filter::FACTORY,
         processors::memory_limiter::FACTORY,
+        processors::probabilistic_sampler::FACTORY,
+        processors::resource::FACTORY,
     ];
     TABLE
 }

@@ -3,3 +3,5 @@
 pub mod batch;
 pub mod filter;
 pub mod memory_limiter;
+pub mod probabilistic_sampler;
+pub mod resource;

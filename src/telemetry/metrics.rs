@@ -125,3 +125,25 @@ pub fn processor_filter_filtered(id: &ComponentId, signal: Signal, items: u64) {
     };
     metrics::counter!(name, "filter" => id.to_string()).increment(items);
 }
+
+/// Items the probabilistic sampler decided on, as the collector's
+/// `otelcol_processor_probabilistic_sampler_count_traces_sampled` (spans) and
+/// `…_count_logs_sampled` (log records), labelled with the randomness `policy` and whether
+/// the items were `sampled` (kept).
+pub fn probabilistic_sampler_sampled(
+    id: &ComponentId,
+    signal: Signal,
+    policy: &str,
+    sampled: bool,
+    items: u64,
+) {
+    let name = match signal {
+        Signal::Logs => "otelcol_processor_probabilistic_sampler_count_logs_sampled",
+        _ => "otelcol_processor_probabilistic_sampler_count_traces_sampled",
+    };
+    metrics::counter!(name,
+        "processor" => id.to_string(),
+        "policy" => policy.to_string(),
+        "sampled" => if sampled { "true" } else { "false" })
+    .increment(items);
+}
