@@ -255,6 +255,33 @@ pub struct QueueSettings {
     pub wait_for_result: bool,
     /// A persistent queue in this storage extension (`sending_queue.storage`).
     pub storage: Option<ComponentId>,
+    /// What `capacity` counts (`sending_queue.sizer`).
+    pub sizer: Sizer,
+    /// Exporter-side batching (`sending_queue.batch`).
+    pub batch: Option<ExporterBatch>,
+}
+
+/// What a sending queue's capacity counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sizer {
+    /// Requests (batches), the collector's default.
+    #[default]
+    Requests,
+    /// Items: spans, data points, log records.
+    Items,
+    /// Bytes of encoded protobuf.
+    Bytes,
+}
+
+/// Exporter-side batching settings (`sending_queue.batch`), items counted by `sizer`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExporterBatch {
+    /// Send a batch at most this long after its first item arrived.
+    pub flush_timeout: std::time::Duration,
+    /// Send once this many items are waiting.
+    pub min_size: usize,
+    /// Never send more than this many items in one request (0: no cap).
+    pub max_size: usize,
 }
 
 impl Default for QueueSettings {
@@ -265,6 +292,8 @@ impl Default for QueueSettings {
             retry: RetryConfig::disabled(),
             wait_for_result: false,
             storage: None,
+            sizer: Sizer::Requests,
+            batch: None,
         }
     }
 }

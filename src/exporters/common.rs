@@ -2,11 +2,10 @@
 //! client TLS, `retry_on_failure` and `sending_queue`.
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::component::ComponentConfigError;
 use crate::component::ComponentId;
-use crate::component::QueueSettings;
+use crate::component::{ExporterBatch, QueueSettings, Sizer};
 use crate::config::decode::did_you_mean;
 pub use crate::pipeline::retry::RetryConfig;
 
@@ -112,7 +111,33 @@ pub struct QueueConfig {
     /// Persistent storage extension ID.
     pub storage: Option<String>,
     /// Exporter-side batching settings.
-    pub batch: Option<Value>,
+    pub batch: Option<QueueBatchConfig>,
+}
+
+/// `sending_queue.batch:` — exporter-side batching, where upstream is moving batching.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueBatchConfig {
+    /// Send a batch at most this long after its first item (default 200ms).
+    #[serde(deserialize_with = "crate::config::decode::duration")]
+    pub flush_timeout: std::time::Duration,
+    /// Items that trigger a send (default 8192).
+    pub min_size: usize,
+    /// Most items in one request; larger batches are split (default 0: no cap).
+    pub max_size: usize,
+    /// Only `items` is supported for batches.
+    pub sizer: String,
+}
+
+impl Default for QueueBatchConfig {
+    fn default() -> Self {
+        QueueBatchConfig {
+            flush_timeout: std::time::Duration::from_millis(200),
+            min_size: 8192,
+            max_size: 0,
+            sizer: "items".into(),
+        }
+    }
 }
 
 impl Default for QueueConfig {
@@ -145,6 +170,16 @@ impl QueueConfig {
                 retry: retry.clone(),
                 wait_for_result: self.wait_for_result,
                 storage,
+                sizer: match self.sizer.as_str() {
+                    "items" => Sizer::Items,
+                    "bytes" => Sizer::Bytes,
+                    _ => Sizer::Requests,
+                },
+                batch: self.batch.as_ref().map(|b| ExporterBatch {
+                    flush_timeout: b.flush_timeout,
+                    min_size: b.min_size,
+                    max_size: b.max_size,
+                }),
             }
         } else {
             // As upstream without a queue: the export runs while the sender waits, and a
@@ -155,19 +190,43 @@ impl QueueConfig {
                 retry: retry.clone(),
                 wait_for_result: true,
                 storage: None,
+                sizer: Sizer::Requests,
+                batch: None,
             }
         }
     }
 
     /// Rejects settings Sluice does not implement yet.
     pub fn check(&self) -> Result<(), ComponentConfigError> {
-        if self.sizer != "requests" {
+        const SIZERS: [&str; 3] = ["requests", "items", "bytes"];
+        if !SIZERS.contains(&self.sizer.as_str()) {
             let mut e = ComponentConfigError::at(
                 &["sending_queue", "sizer"],
-                format!("sizer {:?} is not supported yet (requests)", self.sizer),
+                format!("unknown sizer {:?} (requests, items or bytes)", self.sizer),
             );
-            e.hint = did_you_mean(&self.sizer, ["requests"]);
+            e.hint = did_you_mean(&self.sizer, SIZERS);
             return Err(e);
+        }
+        if let Some(b) = &self.batch {
+            if b.sizer != "items" {
+                return Err(ComponentConfigError::at(
+                    &["sending_queue", "batch", "sizer"],
+                    format!("batch sizer {:?} is not supported (items)", b.sizer),
+                ));
+            }
+            if b.max_size > 0 && b.max_size < b.min_size {
+                return Err(ComponentConfigError::at(
+                    &["sending_queue", "batch", "max_size"],
+                    "max_size must be greater than or equal to min_size",
+                ));
+            }
+            if self.storage.is_some() {
+                return Err(ComponentConfigError::at(
+                    &["sending_queue", "batch"],
+                    "exporter-side batching together with a persistent queue is not supported \
+                     yet; put a batch processor in the pipeline instead",
+                ));
+            }
         }
         if let Some(st) = &self.storage {
             let id = ComponentId::parse(st)
@@ -180,12 +239,6 @@ impl QueueConfig {
                 e.hint = did_you_mean(id.type_name(), ["file_storage"]);
                 return Err(e);
             }
-        }
-        if self.batch.is_some() {
-            return Err(ComponentConfigError::at(
-                &["sending_queue", "batch"],
-                "exporter-side batching is not supported yet; use the batch processor",
-            ));
         }
         if self.enabled && self.queue_size == 0 {
             return Err(ComponentConfigError::at(

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::retry::{Backoff, RetryConfig};
-use crate::component::{ComponentId, ExportError, Exporter, StorageSpec};
+use crate::component::{ComponentId, ExportError, Exporter, ExporterBatch, Sizer, StorageSpec};
 use crate::signal::Batch;
 use crate::telemetry::{metrics as own, LogOnce};
 
@@ -17,7 +17,10 @@ use crate::telemetry::{metrics as own, LogOnce};
 #[derive(Clone)]
 enum Target {
     Memory {
-        tx: mpsc::Sender<Batch>,
+        tx: mpsc::Sender<Queued>,
+        /// Items/bytes budget, taken before queueing (none with the requests sizer, or when an
+        /// exporter-side batch stage takes it after batching).
+        budget: Option<Budget>,
         /// Keep senders' acknowledgements until the export finished (`wait_for_result`);
         /// else they are released once the batch is queued.
         keep_acks: bool,
@@ -65,13 +68,21 @@ impl ExporterInput {
     pub async fn send(&self, mut batch: Batch) {
         match &self.target {
             Target::Durable { writer, .. } => writer.write(batch).await,
-            Target::Memory { tx, keep_acks } => {
+            Target::Memory {
+                tx,
+                keep_acks,
+                budget,
+            } => {
                 if !keep_acks {
                     batch.acks.release();
                 }
                 let signal = batch.signal();
                 let items = batch.item_count() as u64;
-                if tx.send(batch).await.is_err() {
+                let permit = match budget {
+                    Some(b) => Some(b.acquire(&batch).await),
+                    None => None,
+                };
+                if tx.send((batch, permit)).await.is_err() {
                     // The runner only stops after all pipelines are gone, so this is a bug,
                     // not load.
                     own::exporter_enqueue_failed(&self.id, signal, items);
@@ -101,20 +112,44 @@ fn spawn_in_memory(
 ) -> (ExporterInput, JoinHandle<()>) {
     let settings = exporter.queue_settings();
     let concurrency = settings.concurrency.max(1);
-    let (tx, mut rx) = mpsc::channel::<Batch>(settings.capacity.max(1));
-    let exporter: Arc<dyn Exporter> = Arc::from(exporter);
-    let retry = Arc::new(settings.retry);
+    let capacity = settings.capacity.max(1);
+    // With the requests sizer the channel itself is the bound; with items or bytes a budget of
+    // `capacity` units is, and the channel only caps the number of batches.
+    let budget = match settings.sizer {
+        Sizer::Requests => None,
+        sizer => Some(Budget {
+            sem: Arc::new(Semaphore::new(capacity)),
+            sizer,
+            capacity,
+        }),
+    };
+    let (tx, mut rx) = mpsc::channel::<Queued>(capacity.min(65_536));
+    let input_tx = match settings.batch.clone() {
+        None => tx,
+        Some(b) => {
+            let (stage_tx, stage_rx) = mpsc::channel::<Queued>(capacity.min(65_536));
+            tokio::spawn(batch_stage(id.clone(), b, stage_rx, tx, budget.clone()));
+            stage_tx
+        }
+    };
     let input = ExporterInput {
         id: id.clone(),
         target: Target::Memory {
-            tx,
+            tx: input_tx,
             keep_acks: settings.wait_for_result,
+            budget: if settings.batch.is_some() {
+                None
+            } else {
+                budget
+            },
         },
     };
+    let exporter: Arc<dyn Exporter> = Arc::from(exporter);
+    let retry = Arc::new(settings.retry);
     let handle = tokio::spawn(async move {
         let limit = Arc::new(Semaphore::new(concurrency));
         let log_once = Arc::new(LogOnce::default());
-        while let Some(batch) = rx.recv().await {
+        while let Some((batch, budget_permit)) = rx.recv().await {
             let permit = limit.clone().acquire_owned().await.expect("semaphore open");
             let job = Job {
                 exporter: exporter.clone(),
@@ -125,6 +160,7 @@ fn spawn_in_memory(
             };
             tokio::spawn(async move {
                 job.run(batch).await;
+                drop(budget_permit);
                 drop(permit);
             });
         }
@@ -134,6 +170,92 @@ fn spawn_in_memory(
         tracing::debug!(exporter = %id, "exporter drained");
     });
     (input, handle)
+}
+
+/// A batch on its way to export, with the queue budget it holds (items or bytes sizers).
+type Queued = (Batch, Option<OwnedSemaphorePermit>);
+
+/// The queue budget for the items and bytes sizers.
+#[derive(Clone)]
+struct Budget {
+    sem: Arc<Semaphore>,
+    sizer: Sizer,
+    capacity: usize,
+}
+
+impl Budget {
+    /// Waits until the batch fits in the queue (back-pressure), then holds its share.
+    async fn acquire(&self, batch: &Batch) -> OwnedSemaphorePermit {
+        let cost = match self.sizer {
+            Sizer::Items => batch.item_count(),
+            Sizer::Bytes => batch.data.encoded_len(),
+            Sizer::Requests => 1,
+        };
+        // A batch larger than the whole queue still goes, alone.
+        let cost = cost.clamp(1, self.capacity) as u32;
+        self.sem
+            .clone()
+            .acquire_many_owned(cost)
+            .await
+            .expect("budget semaphore open")
+    }
+}
+
+/// Exporter-side batching (`sending_queue.batch`): the batch processor's logic between the
+/// exporter's input and its queue.
+async fn batch_stage(
+    id: ComponentId,
+    cfg: ExporterBatch,
+    mut rx: mpsc::Receiver<Queued>,
+    tx: mpsc::Sender<Queued>,
+    budget: Option<Budget>,
+) {
+    use crate::component::Processor;
+    use crate::processors::batch::{BatchConfig, BatchProcessor};
+    let mut batcher = BatchProcessor::new(
+        id,
+        BatchConfig {
+            send_batch_size: cfg.min_size as u32,
+            timeout: cfg.flush_timeout,
+            send_batch_max_size: cfg.max_size as u32,
+            ..BatchConfig::default()
+        },
+    );
+    let forward = |out: Vec<Batch>| {
+        let tx = tx.clone();
+        let budget = budget.clone();
+        async move {
+            for b in out {
+                let permit = match &budget {
+                    Some(bu) => Some(bu.acquire(&b).await),
+                    None => None,
+                };
+                let _ = tx.send((b, permit)).await;
+            }
+        }
+    };
+    loop {
+        let deadline = batcher.next_deadline();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut out = Vec::new();
+        tokio::select! {
+            biased;
+            msg = rx.recv() => match msg {
+                Some((b, _)) => batcher.process(b, &mut out),
+                None => break,
+            },
+            _ = sleep => batcher.on_deadline(std::time::Instant::now(), &mut out),
+        }
+        forward(out).await;
+    }
+    let mut out = Vec::new();
+    batcher.shutdown(&mut out);
+    forward(out).await;
 }
 
 /// One batch's export with retries.

@@ -94,7 +94,7 @@ impl Exporter for Flaky {
             capacity: 4,
             retry: self.retry.clone(),
             wait_for_result: self.wait_for_result,
-            storage: None,
+            ..QueueSettings::default()
         }
     }
 }
@@ -406,4 +406,103 @@ async fn acknowledgements_wait_for_the_export_and_carry_its_failure() {
     drop(consumer);
     hp.await.unwrap();
     he.await.unwrap();
+}
+
+/// An exporter with given queue settings that records each export's span names and can be
+/// held shut.
+struct Configured {
+    settings: QueueSettings,
+    exports: Arc<Mutex<Vec<Vec<String>>>>,
+    open: Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait]
+impl Exporter for Configured {
+    async fn export(&self, data: &Data) -> Result<(), ExportError> {
+        let _p = self.open.acquire().await.unwrap();
+        self.exports.lock().unwrap().push(span_names(data));
+        Ok(())
+    }
+
+    fn queue_settings(&self) -> QueueSettings {
+        self.settings.clone()
+    }
+}
+
+#[tokio::test]
+async fn the_items_sizer_bounds_the_queue_by_items() {
+    let open = Arc::new(tokio::sync::Semaphore::new(0));
+    let exports = Arc::new(Mutex::new(Vec::new()));
+    let exp = Configured {
+        settings: QueueSettings {
+            concurrency: 1,
+            capacity: 10,
+            sizer: crate::component::Sizer::Items,
+            ..QueueSettings::default()
+        },
+        exports: exports.clone(),
+        open: open.clone(),
+    };
+    let (input, handle) = spawn_exporter(id("e"), Box::new(exp), None).unwrap();
+    // 4 + 4 items fit in 10; the third batch of 4 waits until the first export is done.
+    input.send(traces(&["a1", "a2", "a3", "a4"])).await;
+    input.send(traces(&["b1", "b2", "b3", "b4"])).await;
+    let third = tokio::time::timeout(
+        Duration::from_millis(200),
+        input.send(traces(&["c1", "c2", "c3", "c4"])),
+    )
+    .await;
+    assert!(third.is_err(), "the queue is full at 8 of 10 items");
+    open.add_permits(1);
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        input.send(traces(&["c1", "c2", "c3", "c4"])),
+    )
+    .await
+    .expect("room after one export");
+    open.add_permits(100);
+    drop(input);
+    handle.await.unwrap();
+    assert_eq!(exports.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn exporter_side_batching_merges_and_flushes() {
+    let open = Arc::new(tokio::sync::Semaphore::new(100));
+    let exports = Arc::new(Mutex::new(Vec::new()));
+    let exp = Configured {
+        settings: QueueSettings {
+            concurrency: 1,
+            capacity: 100,
+            batch: Some(crate::component::ExporterBatch {
+                flush_timeout: Duration::from_millis(100),
+                min_size: 5,
+                max_size: 4,
+            }),
+            ..QueueSettings::default()
+        },
+        exports: exports.clone(),
+        open,
+    };
+    let (input, handle) = spawn_exporter(id("e"), Box::new(exp), None).unwrap();
+    input.send(traces(&["a", "b"])).await;
+    input.send(traces(&["c", "d"])).await;
+    input.send(traces(&["e", "f"])).await;
+    // 6 items reached min_size 5: sent as max_size pieces (4), 2 stay for the timeout.
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(*exports.lock().unwrap(), vec![vec!["a", "b", "c", "d"]]);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(
+        exports.lock().unwrap().len(),
+        2,
+        "the rest flushed on timeout"
+    );
+    input.send(traces(&["g"])).await;
+    drop(input);
+    handle.await.unwrap();
+    assert_eq!(
+        *exports.lock().unwrap(),
+        vec![vec!["a", "b", "c", "d"], vec!["e", "f"], vec!["g"]],
+        "held data is flushed at shutdown"
+    );
 }
