@@ -60,7 +60,8 @@ pub fn names<C>(table: &[Factory<C>]) -> Vec<&'static str> {
 
 /// Built-in receivers.
 pub fn receivers() -> &'static [Factory<ReceiverCreate>] {
-    static TABLE: &[Factory<ReceiverCreate>] = &[receivers::otlp::FACTORY];
+    static TABLE: &[Factory<ReceiverCreate>] =
+        &[receivers::otlp::FACTORY, receivers::prometheus::FACTORY];
     TABLE
 }
 

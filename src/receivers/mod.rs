@@ -1,3 +1,4 @@
 //! Receivers: components that bring telemetry into Sluice.
 
 pub mod otlp;
+pub mod prometheus;
