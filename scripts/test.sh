@@ -2,6 +2,7 @@
 # Runs every Sluice test on a fresh machine, installing what the tests need first:
 #   - a Python venv (.venv) with the OpenTelemetry SDK and its OTLP exporters, for interop tests;
 #   - Debian's prometheus (2.42, with promtool) and prometheus-node-exporter, as real peers.
+#     (node_exporter is the real scrape target of tests/prometheus_receiver.rs).
 # Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

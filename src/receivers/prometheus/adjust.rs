@@ -22,8 +22,8 @@ use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, summary_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
-    Sum, Summary, SummaryDataPoint,
+    metric, summary_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, Sum,
+    Summary, SummaryDataPoint,
 };
 
 use super::config::StartTimePolicy;
@@ -146,9 +146,14 @@ impl TargetState {
                             Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(v)) => v as f64,
                             None => 0.0,
                         };
-                        let start = self.start(key, &ctx, p.start_time_unix_nano, p.time_unix_nano, Prev::Number(v), || {
-                            template(rk, &meta, shape, &p.attributes)
-                        });
+                        let start = self.start(
+                            key,
+                            &ctx,
+                            p.start_time_unix_nano,
+                            p.time_unix_nano,
+                            Prev::Number(v),
+                            || template(rk, &meta, shape, &p.attributes),
+                        );
                         p.start_time_unix_nano = start;
                     }
                 }
@@ -156,11 +161,18 @@ impl TargetState {
                     for p in &mut h.data_points {
                         let key = series_key(rk, &name, Shape::Histogram, &p.attributes);
                         let prev = Prev::Dist(p.count, p.sum.unwrap_or(0.0));
-                        let start = self.start(key, &ctx, p.start_time_unix_nano, p.time_unix_nano, prev, || {
-                            let mut t = template(rk, &meta, Shape::Histogram, &p.attributes);
-                            t.bounds = p.explicit_bounds.clone();
-                            t
-                        });
+                        let start = self.start(
+                            key,
+                            &ctx,
+                            p.start_time_unix_nano,
+                            p.time_unix_nano,
+                            prev,
+                            || {
+                                let mut t = template(rk, &meta, Shape::Histogram, &p.attributes);
+                                t.bounds = p.explicit_bounds.clone();
+                                t
+                            },
+                        );
                         p.start_time_unix_nano = start;
                     }
                 }
@@ -168,11 +180,19 @@ impl TargetState {
                     for p in &mut s.data_points {
                         let key = series_key(rk, &name, Shape::Summary, &p.attributes);
                         let prev = Prev::Dist(p.count, p.sum);
-                        let start = self.start(key, &ctx, p.start_time_unix_nano, p.time_unix_nano, prev, || {
-                            let mut t = template(rk, &meta, Shape::Summary, &p.attributes);
-                            t.quantiles = p.quantile_values.iter().map(|q| q.quantile).collect();
-                            t
-                        });
+                        let start = self.start(
+                            key,
+                            &ctx,
+                            p.start_time_unix_nano,
+                            p.time_unix_nano,
+                            prev,
+                            || {
+                                let mut t = template(rk, &meta, Shape::Summary, &p.attributes);
+                                t.quantiles =
+                                    p.quantile_values.iter().map(|q| q.quantile).collect();
+                                t
+                            },
+                        );
                         p.start_time_unix_nano = start;
                     }
                 }

@@ -311,10 +311,16 @@ impl PrometheusConfig {
     pub fn from_value(raw: &Value) -> Result<PrometheusConfig, ComponentConfigError> {
         let top: Top = decode(raw)?;
         if top.target_allocator.is_some() {
-            return Err(at(&strs(&["target_allocator"]), "the target allocator is not supported"));
+            return Err(at(
+                &strs(&["target_allocator"]),
+                "the target allocator is not supported",
+            ));
         }
         if top.api_server.is_some() {
-            return Err(at(&strs(&["api_server"]), "the Prometheus API server is not supported"));
+            return Err(at(
+                &strs(&["api_server"]),
+                "the Prometheus API server is not supported",
+            ));
         }
         if top.trim_metric_suffixes {
             return Err(at(
@@ -359,7 +365,10 @@ impl PrometheusConfig {
             )
         })?;
         let Some(prom) = top.config else {
-            return Err(at(&strs(&["config"]), "`config` with `scrape_configs` is required"));
+            return Err(at(
+                &strs(&["config"]),
+                "`config` with `scrape_configs` is required",
+            ));
         };
         let cp = strs(&["config"]);
         let prom: PromTop = decode(&prom).map_err(|e| prefixed(e, &cp))?;
@@ -382,7 +391,10 @@ impl PrometheusConfig {
             ));
         }
         if prom.scrape_configs.is_empty() {
-            return Err(at(&strs(&["config", "scrape_configs"]), "no Prometheus scrape_configs set"));
+            return Err(at(
+                &strs(&["config", "scrape_configs"]),
+                "no Prometheus scrape_configs set",
+            ));
         }
         let external_labels: Vec<(String, String)> =
             prom.global.external_labels.clone().into_iter().collect();
@@ -393,7 +405,10 @@ impl PrometheusConfig {
             if scrape_configs.iter().any(|o| o.job_name == sc.job_name) {
                 return Err(at(
                     &[p, vec!["job_name".into()]].concat(),
-                    format!("found multiple scrape configs with job name {:?}", sc.job_name),
+                    format!(
+                        "found multiple scrape configs with job name {:?}",
+                        sc.job_name
+                    ),
                 ));
             }
             scrape_configs.push(sc);
@@ -474,7 +489,10 @@ fn check_scrape(
             .enumerate()
             .map(|(i, rc)| {
                 rc.compile().map_err(|m| {
-                    at(&[p.to_vec(), vec![k.to_string(), i.to_string()]].concat(), m)
+                    at(
+                        &[p.to_vec(), vec![k.to_string(), i.to_string()]].concat(),
+                        m,
+                    )
                 })
             })
             .collect()
@@ -484,7 +502,11 @@ fn check_scrape(
     for (i, rc) in r.metric_relabel_configs.iter().enumerate() {
         if rc.target_label.as_deref() == Some("__name__") {
             return Err(at(
-                &[p.to_vec(), vec!["metric_relabel_configs".into(), i.to_string()]].concat(),
+                &[
+                    p.to_vec(),
+                    vec!["metric_relabel_configs".into(), i.to_string()],
+                ]
+                .concat(),
                 "renaming metrics (target_label __name__) is not allowed, as upstream",
             ));
         }
@@ -550,7 +572,11 @@ fn check_scrape(
     for (i, f) in r.file_sd_configs.iter().enumerate() {
         if f.files.is_empty() {
             return Err(at(
-                &[p.to_vec(), vec!["file_sd_configs".into(), i.to_string(), "files".into()]].concat(),
+                &[
+                    p.to_vec(),
+                    vec!["file_sd_configs".into(), i.to_string(), "files".into()],
+                ]
+                .concat(),
                 "file service discovery config must contain at least one path name",
             ));
         }
@@ -613,7 +639,11 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "MB" | "MiB" | "M" => 1 << 20,
         "GB" | "GiB" | "G" => 1 << 30,
         "TB" | "TiB" | "T" => 1 << 40,
-        other => return Err(format!("invalid unit {other:?} in size {s:?} (use B, KB, MB, GB, TB)")),
+        other => {
+            return Err(format!(
+                "invalid unit {other:?} in size {s:?} (use B, KB, MB, GB, TB)"
+            ))
+        }
     };
     Ok((n * mult as f64) as u64)
 }
@@ -630,7 +660,9 @@ pub fn parse_prom_duration(s: &str) -> Result<Duration, String> {
     let mut rest = s;
     let mut total_ms: u128 = 0;
     while !rest.is_empty() {
-        let n_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let n_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if n_end == 0 {
             return Err(format!("not a valid duration string: {s:?}"));
         }
@@ -638,7 +670,9 @@ pub fn parse_prom_duration(s: &str) -> Result<Duration, String> {
             .parse()
             .map_err(|_| format!("not a valid duration string: {s:?}"))?;
         rest = &rest[n_end..];
-        let u_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let u_end = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let unit = &rest[..u_end];
         rest = &rest[u_end..];
         let ms: u128 = match unit {
@@ -649,7 +683,11 @@ pub fn parse_prom_duration(s: &str) -> Result<Duration, String> {
             "d" => 86_400_000,
             "w" => 7 * 86_400_000,
             "y" => 365 * 86_400_000,
-            _ => return Err(format!("not a valid duration string: {s:?} (units: ms, s, m, h, d, w, y)")),
+            _ => {
+                return Err(format!(
+                    "not a valid duration string: {s:?} (units: ms, s, m, h, d, w, y)"
+                ))
+            }
         };
         total_ms += n * ms;
     }
@@ -677,11 +715,11 @@ mod tests {
     #[test]
     fn applies_global_defaults_like_prometheus() {
         let c = cfg(json!({"config": {
-            "global": {"scrape_interval": "30s"},
-            "scrape_configs": [
-                {"job_name": "a", "static_configs": [{"targets": ["h:1"]}]},
-                {"job_name": "b", "scrape_interval": "5s", "static_configs": [{"targets": ["h:2"]}]},
-            ]}}))
+        "global": {"scrape_interval": "30s"},
+        "scrape_configs": [
+            {"job_name": "a", "static_configs": [{"targets": ["h:1"]}]},
+            {"job_name": "b", "scrape_interval": "5s", "static_configs": [{"targets": ["h:2"]}]},
+        ]}}))
         .unwrap();
         let a = &c.scrape_configs[0];
         assert_eq!(a.scrape_interval, Duration::from_secs(30));
@@ -690,7 +728,11 @@ mod tests {
         assert!(a.honor_timestamps);
         assert!(!a.honor_labels);
         let b = &c.scrape_configs[1];
-        assert_eq!(b.scrape_timeout, Duration::from_secs(5), "timeout capped by interval");
+        assert_eq!(
+            b.scrape_timeout,
+            Duration::from_secs(5),
+            "timeout capped by interval"
+        );
         assert_eq!(c.start_time, StartTimePolicy::FirstObservation);
     }
 
@@ -698,14 +740,18 @@ mod tests {
     fn rejects_bad_configs_with_paths_and_hints() {
         let e = cfg(json!({})).unwrap_err();
         assert_eq!(e.path, ["config"]);
-        let e = cfg(json!({"config": {"scrape_configs": [{"job_name": "a", "scrape_intervl": "1s"}]}}))
-            .unwrap_err();
+        let e =
+            cfg(json!({"config": {"scrape_configs": [{"job_name": "a", "scrape_intervl": "1s"}]}}))
+                .unwrap_err();
         assert_eq!(e.path, ["config", "scrape_configs", "0", "scrape_intervl"]);
         assert_eq!(e.hint.as_deref(), Some("did you mean \"scrape_interval\"?"));
         let e = cfg(json!({"config": {"scrape_configs": [{"job_name": "a", "kubernetes_sd_configs": [{}]}]}}))
             .unwrap_err();
         assert!(e.message.contains("static_configs, file_sd_configs"), "{e}");
-        assert_eq!(e.path, ["config", "scrape_configs", "0", "kubernetes_sd_configs"]);
+        assert_eq!(
+            e.path,
+            ["config", "scrape_configs", "0", "kubernetes_sd_configs"]
+        );
         let e = cfg(json!({"config": {"globl": {}}})).unwrap_err();
         assert_eq!(e.hint.as_deref(), Some("did you mean \"global\"?"));
         let e = cfg(json!({"config": {"scrape_configs": [{"job_name": "a", "scrape_interval": "5s", "scrape_timeout": "10s"}]}}))
@@ -716,17 +762,27 @@ mod tests {
         assert!(e.message.contains("multiple scrape configs"), "{e}");
         let e = cfg(json!({"config": {"scrape_configs": [{"job_name": "a", "relabel_configs": [{"action": "drp"}]}]}}))
             .unwrap_err();
-        assert_eq!(e.path, ["config", "scrape_configs", "0", "relabel_configs", "0"]);
+        assert_eq!(
+            e.path,
+            ["config", "scrape_configs", "0", "relabel_configs", "0"]
+        );
         assert!(e.message.contains("did you mean \"drop\""), "{e}");
-        let e = cfg(json!({"config": {"scrape_configs": [{"job_name": "a"}], "remote_write": [{}]}}))
-            .unwrap_err();
-        assert!(e.message.contains("unsupported features: remote_write"), "{e}");
+        let e =
+            cfg(json!({"config": {"scrape_configs": [{"job_name": "a"}], "remote_write": [{}]}}))
+                .unwrap_err();
+        assert!(
+            e.message.contains("unsupported features: remote_write"),
+            "{e}"
+        );
         let e = cfg(json!({"config": {"scrape_configs": [{"job_name": "a", "file_sd_configs": [{"files": ["x.txt"]}]}]}}))
             .unwrap_err();
         assert!(e.message.contains(".json"), "{e}");
         let e = cfg(json!({"start_time_policy": "first", "config": {"scrape_configs": [{"job_name": "a"}]}}))
             .unwrap_err();
-        assert_eq!(e.hint.as_deref(), Some("did you mean \"first_observation\"?"));
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("did you mean \"first_observation\"?")
+        );
         let e = cfg(json!({"config": {"scrape_configs": [{"job_name": "a", "basic_auth": {"username": "u"}, "authorization": {"credentials": "x"}}]}}))
             .unwrap_err();
         assert!(e.message.contains("at most one"), "{e}");
@@ -759,16 +815,28 @@ mod tests {
         assert_eq!(s.body_size_limit, 10 << 20);
         assert_eq!(s.sample_limit, 100);
         assert!(s.tls.insecure_skip_verify);
-        assert_eq!(s.file_sd_configs[0].refresh_interval, Duration::from_secs(60));
+        assert_eq!(
+            s.file_sd_configs[0].refresh_interval,
+            Duration::from_secs(60)
+        );
         assert!(matches!(s.auth, Auth::Basic(_)));
         assert_eq!(c.start_time, StartTimePolicy::StartTimeMetric);
     }
 
     #[test]
     fn parses_prometheus_durations_and_sizes() {
-        assert_eq!(parse_prom_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_prom_duration("1d").unwrap(), Duration::from_secs(86400));
-        assert_eq!(parse_prom_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            parse_prom_duration("1m30s").unwrap(),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            parse_prom_duration("1d").unwrap(),
+            Duration::from_secs(86400)
+        );
+        assert_eq!(
+            parse_prom_duration("250ms").unwrap(),
+            Duration::from_millis(250)
+        );
         assert!(parse_prom_duration("1.5s").is_err());
         assert!(parse_prom_duration("5x").is_err());
         assert_eq!(parse_bytes("1KB").unwrap(), 1024);

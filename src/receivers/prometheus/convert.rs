@@ -249,9 +249,12 @@ impl Builder {
                 let created = name.ends_with("_created");
                 return match k {
                     MetricType::Counter => (base.to_string(), name.to_string(), k, created),
-                    MetricType::Unknown | MetricType::Gauge | MetricType::GaugeHistogram => {
-                        (name.to_string(), name.to_string(), MetricType::Unknown, false)
-                    }
+                    MetricType::Unknown | MetricType::Gauge | MetricType::GaugeHistogram => (
+                        name.to_string(),
+                        name.to_string(),
+                        MetricType::Unknown,
+                        false,
+                    ),
                     _ => (base.to_string(), base.to_string(), k, created),
                 };
             }
@@ -264,7 +267,12 @@ impl Builder {
                 }
             }
         }
-        (name.to_string(), name.to_string(), MetricType::Unknown, false)
+        (
+            name.to_string(),
+            name.to_string(),
+            MetricType::Unknown,
+            false,
+        )
     }
 
     /// Adds one sample whose labels (with `__name__`, `job`, `instance`) are final.
@@ -401,9 +409,7 @@ fn convert_exemplar(e: &Exemplar<'_>, sample_ts_ms: i64) -> OtlpExemplar {
         let lk = k.to_ascii_lowercase();
         let decoded = hex::decode(v.as_ref()).ok();
         match (lk.as_str(), decoded) {
-            ("trace_id", Some(b)) if b.len() == 16 && b.iter().any(|x| *x != 0) => {
-                out.trace_id = b
-            }
+            ("trace_id", Some(b)) if b.len() == 16 && b.iter().any(|x| *x != 0) => out.trace_id = b,
             ("span_id", Some(b)) if b.len() == 8 && b.iter().any(|x| *x != 0) => out.span_id = b,
             _ => out.filtered_attributes.push(str_kv(k, v)),
         }
@@ -754,7 +760,10 @@ impl TargetConverter {
         format: Format,
         scrape_ts_ms: i64,
         duration_s: f64,
-    ) -> (ExportMetricsServiceRequest, Result<ScrapeCounts, ScrapeError>) {
+    ) -> (
+        ExportMetricsServiceRequest,
+        Result<ScrapeCounts, ScrapeError>,
+    ) {
         match self.build(body, format, scrape_ts_ms) {
             Ok((b, mut counts, raw)) => {
                 counts.added = raw.iter().filter(|h| !self.prev_raw.contains(h)).count() as u64;
@@ -770,7 +779,13 @@ impl TargetConverter {
     /// series of the previous scrape.
     pub fn failed(&mut self, scrape_ts_ms: i64, duration_s: f64) -> ExportMetricsServiceRequest {
         self.prev_raw.clear();
-        self.finish(None, scrape_ts_ms, duration_s, ScrapeCounts::default(), false)
+        self.finish(
+            None,
+            scrape_ts_ms,
+            duration_s,
+            ScrapeCounts::default(),
+            false,
+        )
     }
 
     /// Staleness markers for every series (the target went away).
@@ -866,8 +881,18 @@ impl TargetConverter {
             .cloned()
             .collect();
         for (name, help, unit, v) in [
-            ("up", "The scraping was successful", "", if up { 1.0 } else { 0.0 }),
-            ("scrape_duration_seconds", "Duration of the scrape", "seconds", duration_s),
+            (
+                "up",
+                "The scraping was successful",
+                "",
+                if up { 1.0 } else { 0.0 },
+            ),
+            (
+                "scrape_duration_seconds",
+                "Duration of the scrape",
+                "seconds",
+                duration_s,
+            ),
             (
                 "scrape_samples_scraped",
                 "The number of samples the target exposed",
@@ -925,12 +950,7 @@ impl TargetConverter {
                 Some(i) => i,
                 None => {
                     rms.push(ResourceMetrics {
-                        resource: Some(resource(
-                            &rk.0,
-                            &rk.1,
-                            &self.target.scheme,
-                            info.get(&rk),
-                        )),
+                        resource: Some(resource(&rk.0, &rk.1, &self.target.scheme, info.get(&rk))),
                         scope_metrics: vec![ScopeMetrics {
                             scope: Some(InstrumentationScope {
                                 name: SCOPE_NAME.into(),

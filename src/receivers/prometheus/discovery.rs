@@ -102,7 +102,12 @@ pub fn read_sd_file(path: &Path) -> Result<Vec<TargetGroup>, String> {
                 serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
             }
         }
-        other => return Err(format!("{}: invalid file extension {other:?}", path.display())),
+        other => {
+            return Err(format!(
+                "{}: invalid file extension {other:?}",
+                path.display()
+            ))
+        }
     };
     Ok(groups)
 }
@@ -266,7 +271,10 @@ mod tests {
         }));
         let t = targets(&c, &static_groups(&c));
         assert_eq!(t.len(), 1);
-        assert_eq!(t[0].url, "http://a:9100/probe?module=http_2xx&target=a%3A9100");
+        assert_eq!(
+            t[0].url,
+            "http://a:9100/probe?module=http_2xx&target=a%3A9100"
+        );
         assert_eq!(t[0].target.job, "node");
         assert_eq!(t[0].target.instance, "a:9100");
         assert_eq!(
@@ -318,7 +326,11 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            vec![("h1:1", "x", "a.json"), ("h2:2", "y", "b.yml"), ("h3:3", "y", "b.yml")]
+            vec![
+                ("h1:1", "x", "a.json"),
+                ("h2:2", "y", "b.yml"),
+                ("h3:3", "y", "b.yml")
+            ]
         );
         std::fs::write(dir.path().join("bad.json"), "{not json").unwrap();
         let (_, errors) = read_file_sd(&cfg);

@@ -145,8 +145,7 @@ impl Job {
     }
 
     async fn run(self, shutdown: CancellationToken) {
-        let mut running: HashMap<TargetSpec, (CancellationToken, JoinHandle<()>)> =
-            HashMap::new();
+        let mut running: HashMap<TargetSpec, (CancellationToken, JoinHandle<()>)> = HashMap::new();
         let mut cache = HashMap::new();
         let mut errors = HashMap::new();
         let refresh = self

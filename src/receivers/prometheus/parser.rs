@@ -638,13 +638,12 @@ fn sample_line(mut cur: Cur<'_>, format: Format) -> Result<Sample<'_>, String> {
     let mut name: Option<Cow<'_, str>> = None;
     if cur.peek() != Some(b'{') {
         name = Some(Cow::Borrowed(
-            cur.take_while(is_name_start, is_name_char)
-                .ok_or_else(|| {
-                    format!(
-                        "expected a metric name, got {:?}",
-                        cur.rest().chars().next().unwrap_or(' ')
-                    )
-                })?,
+            cur.take_while(is_name_start, is_name_char).ok_or_else(|| {
+                format!(
+                    "expected a metric name, got {:?}",
+                    cur.rest().chars().next().unwrap_or(' ')
+                )
+            })?,
         ));
     }
     let mut labels = Vec::new();
@@ -673,7 +672,9 @@ fn sample_line(mut cur: Cur<'_>, format: Format) -> Result<Sample<'_>, String> {
             }
         }
     };
-    if !sep(&mut cur)? && ws_before == 0 && !(format == Format::Prometheus && labels_end_adjacent(&cur))
+    if !sep(&mut cur)?
+        && ws_before == 0
+        && !(format == Format::Prometheus && labels_end_adjacent(&cur))
     {
         return Err(format!("expected a space and a value after {name:?}"));
     }
@@ -718,8 +719,13 @@ fn sample_line(mut cur: Cur<'_>, format: Format) -> Result<Sample<'_>, String> {
         }
     }
     if format == Format::Prometheus {
+        let what = if sample.timestamp_ms.is_some() {
+            "the timestamp"
+        } else {
+            "the value"
+        };
         return Err(format!(
-            "unexpected {:?} after the value (exemplars need OpenMetrics)",
+            "unexpected {:?} after {what} (exemplars need OpenMetrics)",
             cur.rest()
         ));
     }
@@ -733,7 +739,10 @@ fn sample_line(mut cur: Cur<'_>, format: Format) -> Result<Sample<'_>, String> {
     if no_name.is_some() {
         return Err("exemplar labels cannot carry a metric name".into());
     }
-    let chars: usize = elabels.iter().map(|(k, v)| k.chars().count() + v.chars().count()).sum();
+    let chars: usize = elabels
+        .iter()
+        .map(|(k, v)| k.chars().count() + v.chars().count())
+        .sum();
     if chars > 128 {
         return Err(format!(
             "exemplar labels have {chars} characters, more than the 128 allowed"

@@ -16,7 +16,10 @@ fn samples(text: &str, f: Format) -> Vec<Sample<'_>> {
 }
 
 fn labels<'a>(s: &'a Sample<'_>) -> Vec<(&'a str, &'a str)> {
-    s.labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect()
+    s.labels
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .collect()
 }
 
 #[test]
@@ -74,7 +77,11 @@ m{path=\"C:\\\\dir\",msg=\"say \\\"hi\\\"\\nbye\",odd=\"\\t\"} 1\n";
     let s = samples(text, Format::Prometheus);
     assert_eq!(
         labels(&s[0]),
-        vec![("path", "C:\\dir"), ("msg", "say \"hi\"\nbye"), ("odd", "\\t")]
+        vec![
+            ("path", "C:\\dir"),
+            ("msg", "say \"hi\"\nbye"),
+            ("odd", "\\t")
+        ]
     );
     // OpenMetrics HELP also unescapes \".
     let om = "# HELP m say \\\"x\\\"\n# EOF\n";
@@ -171,7 +178,9 @@ u 1\n\
 #[test]
 fn format_from_content_type() {
     assert_eq!(
-        Format::from_content_type(Some("application/openmetrics-text; version=1.0.0; charset=utf-8")),
+        Format::from_content_type(Some(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8"
+        )),
         Format::OpenMetrics
     );
     assert_eq!(
@@ -185,27 +194,82 @@ fn format_from_content_type() {
 fn malformed_input_is_an_error_with_its_line() {
     let cases: &[(&str, Format, usize, &str)] = &[
         ("ok 1\nbad{ 1\n", Format::Prometheus, 2, "label"),
-        ("ok 1\n\nm{a=\"x} 1\n", Format::Prometheus, 3, "unterminated"),
-        ("m{a=\"1\",a=\"2\"} 1\n", Format::Prometheus, 1, "duplicate label"),
+        (
+            "ok 1\n\nm{a=\"x} 1\n",
+            Format::Prometheus,
+            3,
+            "unterminated",
+        ),
+        (
+            "m{a=\"1\",a=\"2\"} 1\n",
+            Format::Prometheus,
+            1,
+            "duplicate label",
+        ),
         ("m abc\n", Format::Prometheus, 1, "invalid value"),
         ("m 1 12.5\n", Format::Prometheus, 1, "invalid timestamp"),
         ("m 1 2 3\n", Format::Prometheus, 1, "after the timestamp"),
         ("m{a=1} 1\n", Format::Prometheus, 1, "quoted value"),
         ("m\n", Format::Prometheus, 1, "expected"),
         ("9m 1\n", Format::Prometheus, 1, "metric name"),
-        ("# TYPE m countr\n", Format::Prometheus, 1, "invalid metric type"),
-        ("m 1 # {a=\"b\"} 1\n", Format::Prometheus, 1, "exemplars need OpenMetrics"),
+        (
+            "# TYPE m countr\n",
+            Format::Prometheus,
+            1,
+            "invalid metric type",
+        ),
+        (
+            "m 1 # {a=\"b\"} 1\n",
+            Format::Prometheus,
+            1,
+            "exemplars need OpenMetrics",
+        ),
         ("m{=\"x\"} 1\n", Format::Prometheus, 1, "label name"),
         ("m 1\n", Format::OpenMetrics, 2, "# EOF"),
         ("m 1\n# EOF\nn 2\n", Format::OpenMetrics, 3, "after # EOF"),
         ("m 1\n\n# EOF\n", Format::OpenMetrics, 2, "empty line"),
-        ("m  1\n# EOF\n", Format::OpenMetrics, 1, "more than one space"),
-        ("# random comment\n# EOF\n", Format::OpenMetrics, 1, "unexpected comment"),
-        ("# UNIT m_bytes seconds\n# EOF\n", Format::OpenMetrics, 1, "not a suffix"),
-        ("m{a=\"1\",} 1\n# EOF\n", Format::OpenMetrics, 1, "trailing comma"),
-        ("m 1 # {a=\"b\"}\n# EOF\n", Format::OpenMetrics, 1, "exemplar"),
-        ("m 1 # {a=\"b\"} x\n# EOF\n", Format::OpenMetrics, 1, "invalid value"),
-        ("m 1 nope\n# EOF\n", Format::OpenMetrics, 1, "invalid timestamp"),
+        (
+            "m  1\n# EOF\n",
+            Format::OpenMetrics,
+            1,
+            "more than one space",
+        ),
+        (
+            "# random comment\n# EOF\n",
+            Format::OpenMetrics,
+            1,
+            "unexpected comment",
+        ),
+        (
+            "# UNIT m_bytes seconds\n# EOF\n",
+            Format::OpenMetrics,
+            1,
+            "not a suffix",
+        ),
+        (
+            "m{a=\"1\",} 1\n# EOF\n",
+            Format::OpenMetrics,
+            1,
+            "trailing comma",
+        ),
+        (
+            "m 1 # {a=\"b\"}\n# EOF\n",
+            Format::OpenMetrics,
+            1,
+            "exemplar",
+        ),
+        (
+            "m 1 # {a=\"b\"} x\n# EOF\n",
+            Format::OpenMetrics,
+            1,
+            "invalid value",
+        ),
+        (
+            "m 1 nope\n# EOF\n",
+            Format::OpenMetrics,
+            1,
+            "invalid timestamp",
+        ),
     ];
     for (text, f, line, want) in cases {
         let err = parse(text, *f).expect_err(text);
@@ -239,7 +303,20 @@ fn never_panics_on_garbage() {
             let _ = parse(&s, f);
         }
     }
-    for junk in ["\\", "{", "}", "\"", "#", "# ", "# HELP", "# TYPE ", "{\"a\"", "m{a=\"\\", "m 1 # {", "m 1 # {a=\"b\"} 1 2 3"] {
+    for junk in [
+        "\\",
+        "{",
+        "}",
+        "\"",
+        "#",
+        "# ",
+        "# HELP",
+        "# TYPE ",
+        "{\"a\"",
+        "m{a=\"\\",
+        "m 1 # {",
+        "m 1 # {a=\"b\"} 1 2 3",
+    ] {
         let _ = parse(junk, Format::Prometheus);
         let _ = parse(junk, Format::OpenMetrics);
     }

@@ -137,16 +137,27 @@ impl RelabelConfig {
             | Action::DropEqual
                 if target.is_empty() =>
             {
-                return Err(format!("relabel configuration for {name} action requires 'target_label' value"));
+                return Err(format!(
+                    "relabel configuration for {name} action requires 'target_label' value"
+                ));
             }
             Action::Replace if !target.contains('$') && !is_label_name(&target) => {
-                return Err(format!("{target:?} is invalid 'target_label' for {name} action"));
+                return Err(format!(
+                    "{target:?} is invalid 'target_label' for {name} action"
+                ));
             }
             Action::Lowercase | Action::Uppercase if !is_label_name(&target) => {
-                return Err(format!("{target:?} is invalid 'target_label' for {name} action"));
+                return Err(format!(
+                    "{target:?} is invalid 'target_label' for {name} action"
+                ));
             }
-            Action::LabelMap if !self.replacement.contains('$') && !is_label_name(&self.replacement) => {
-                return Err(format!("{:?} is invalid 'replacement' for labelmap action", self.replacement));
+            Action::LabelMap
+                if !self.replacement.contains('$') && !is_label_name(&self.replacement) =>
+            {
+                return Err(format!(
+                    "{:?} is invalid 'replacement' for labelmap action",
+                    self.replacement
+                ));
             }
             Action::LabelDrop | Action::LabelKeep => {
                 let d = RelabelConfig::default();
@@ -207,12 +218,8 @@ fn apply(labels: &mut Labels, r: &Rule) -> bool {
     match r.action {
         Action::Keep => r.regex.is_match(&source_value(labels, r)),
         Action::Drop => !r.regex.is_match(&source_value(labels, r)),
-        Action::KeepEqual => {
-            source_value(labels, r) == get(labels, &r.target_label).unwrap_or("")
-        }
-        Action::DropEqual => {
-            source_value(labels, r) != get(labels, &r.target_label).unwrap_or("")
-        }
+        Action::KeepEqual => source_value(labels, r) == get(labels, &r.target_label).unwrap_or(""),
+        Action::DropEqual => source_value(labels, r) != get(labels, &r.target_label).unwrap_or(""),
         Action::Replace => {
             let val = source_value(labels, r);
             let Some(caps) = r.regex.captures(&val) else {
@@ -296,25 +303,33 @@ mod tests {
             Case {
                 name: "replace with $1 from joined sources",
                 input: &[("a", "foo"), ("b", "bar")],
-                rules: vec![json!({"source_labels": ["a", "b"], "regex": "f(.*);(.*)r", "target_label": "c", "replacement": "x${1}y$2"})],
+                rules: vec![
+                    json!({"source_labels": ["a", "b"], "regex": "f(.*);(.*)r", "target_label": "c", "replacement": "x${1}y$2"}),
+                ],
                 output: Some(&[("a", "foo"), ("b", "bar"), ("c", "xooyba")]),
             },
             Case {
                 name: "regex is anchored: partial match does nothing",
                 input: &[("a", "foo")],
-                rules: vec![json!({"source_labels": ["a"], "regex": "o", "target_label": "b", "replacement": "hit"})],
+                rules: vec![
+                    json!({"source_labels": ["a"], "regex": "o", "target_label": "b", "replacement": "hit"}),
+                ],
                 output: Some(&[("a", "foo")]),
             },
             Case {
                 name: "no match leaves labels alone",
                 input: &[("a", "foo")],
-                rules: vec![json!({"source_labels": ["a"], "regex": "bar", "target_label": "a", "replacement": "x"})],
+                rules: vec![
+                    json!({"source_labels": ["a"], "regex": "bar", "target_label": "a", "replacement": "x"}),
+                ],
                 output: Some(&[("a", "foo")]),
             },
             Case {
                 name: "empty replacement deletes the target",
                 input: &[("a", "foo"), ("b", "x")],
-                rules: vec![json!({"source_labels": ["a"], "target_label": "b", "replacement": ""})],
+                rules: vec![
+                    json!({"source_labels": ["a"], "target_label": "b", "replacement": ""}),
+                ],
                 output: Some(&[("a", "foo")]),
             },
             Case {
@@ -326,13 +341,17 @@ mod tests {
             Case {
                 name: "target label from a capture",
                 input: &[("a", "some-name-value")],
-                rules: vec![json!({"source_labels": ["a"], "regex": "some-([^-]+)-(.*)", "target_label": "${1}", "replacement": "${2}"})],
+                rules: vec![
+                    json!({"source_labels": ["a"], "regex": "some-([^-]+)-(.*)", "target_label": "${1}", "replacement": "${2}"}),
+                ],
                 output: Some(&[("a", "some-name-value"), ("name", "value")]),
             },
             Case {
                 name: "invalid expanded target is skipped",
                 input: &[("a", "some-1-value")],
-                rules: vec![json!({"source_labels": ["a"], "regex": "some-([^-]+)-(.*)", "target_label": "${1}", "replacement": "x"})],
+                rules: vec![
+                    json!({"source_labels": ["a"], "regex": "some-([^-]+)-(.*)", "target_label": "${1}", "replacement": "x"}),
+                ],
                 output: Some(&[("a", "some-1-value")]),
             },
             Case {
@@ -375,12 +394,20 @@ mod tests {
                 name: "labelmap",
                 input: &[("__meta_x_foo", "1"), ("__meta_x_bar", "2"), ("c", "3")],
                 rules: vec![json!({"regex": "__meta_x_(.+)", "action": "labelmap"})],
-                output: Some(&[("__meta_x_bar", "2"), ("__meta_x_foo", "1"), ("bar", "2"), ("c", "3"), ("foo", "1")]),
+                output: Some(&[
+                    ("__meta_x_bar", "2"),
+                    ("__meta_x_foo", "1"),
+                    ("bar", "2"),
+                    ("c", "3"),
+                    ("foo", "1"),
+                ]),
             },
             Case {
                 name: "labelmap with a replacement",
                 input: &[("__meta_x_foo", "1")],
-                rules: vec![json!({"regex": "__meta_x_(.+)", "action": "labelmap", "replacement": "k8s_${1}"})],
+                rules: vec![
+                    json!({"regex": "__meta_x_(.+)", "action": "labelmap", "replacement": "k8s_${1}"}),
+                ],
                 output: Some(&[("__meta_x_foo", "1"), ("k8s_foo", "1")]),
             },
             Case {
@@ -442,8 +469,10 @@ mod tests {
         assert!(err(json!({"regex": "(", "target_label": "a"})).contains("invalid regex"));
         let e = err(json!({"action": "keeep"}));
         assert!(e.contains("did you mean \"keep\""), "{e}");
-        assert!(err(json!({"action": "hashmod", "target_label": "a", "modulus": 2}))
-            .contains("unsupported relabel action"));
+        assert!(
+            err(json!({"action": "hashmod", "target_label": "a", "modulus": 2}))
+                .contains("unsupported relabel action")
+        );
         assert!(err(json!({"target_label": "1bad"})).contains("invalid 'target_label'"));
     }
 }

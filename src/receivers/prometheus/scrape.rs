@@ -166,7 +166,8 @@ pub async fn fetch(
     let body = if gzip {
         use std::io::Read;
         let mut out = Vec::with_capacity(body.len() * 4);
-        let mut dec = flate2::read::GzDecoder::new(&body[..]).take(limit as u64 + 1);
+        let mut dec =
+            flate2::read::GzDecoder::new(&body[..]).take((limit as u64).saturating_add(1));
         dec.read_to_end(&mut out)
             .map_err(|e| format!("decompressing the gzip body: {e}"))?;
         if out.len() > limit {
