@@ -164,6 +164,7 @@ pub struct Family {
     /// Points, in first-seen order.
     pub groups: Vec<Group>,
     index: HashMap<Labels, usize>,
+    named: bool,
 }
 
 /// A resource: job and instance.
@@ -324,15 +325,18 @@ impl Builder {
                     unit: meta.unit,
                     groups: Vec::new(),
                     index: HashMap::new(),
+                    named: !is_created,
                 });
                 self.index.insert((ri, key.clone()), fams.len() - 1);
                 fams.len() - 1
             }
         };
         let fam = &mut self.resources[ri].1[fi];
-        if !is_created && fam.groups.is_empty() && fam.shape == Shape::Sum(true) {
-            // The counter is named after its value samples (`foo_total`), as upstream.
+        if !is_created && !fam.named {
+            // A family is named after its value samples (`foo_total` for an OpenMetrics
+            // counter `foo`), as upstream, even when its `_created` came first.
             fam.name = otlp_name;
+            fam.named = true;
         }
         let attrs: Labels = labels
             .iter()
@@ -912,13 +916,12 @@ impl TargetConverter {
                 counts.added as f64,
             ),
         ] {
-            let mut g = Group {
+            let g = Group {
                 attrs: attrs.clone(),
                 ts_ms: ts,
                 value: Some(v),
                 ..Default::default()
             };
-            g.exemplars.clear();
             let f = Family {
                 name: name.into(),
                 kind: MetricType::Gauge,
@@ -927,6 +930,7 @@ impl TargetConverter {
                 unit: unit.into(),
                 groups: vec![g],
                 index: HashMap::new(),
+                named: true,
             };
             if let Some(m) = family_metric(f) {
                 out.push((rk.clone(), m));

@@ -89,11 +89,14 @@ impl MetricType {
     }
 }
 
+/// Label pairs of a sample or exemplar, unescaped, borrowing from the body when possible.
+pub type LabelPairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
 /// An exemplar attached to a sample (OpenMetrics only).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exemplar<'a> {
     /// The exemplar's labels (`trace_id`, `span_id`, …).
-    pub labels: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub labels: LabelPairs<'a>,
     /// The observed value.
     pub value: f64,
     /// When it was observed, in milliseconds since the epoch, if given.
@@ -106,7 +109,7 @@ pub struct Sample<'a> {
     /// The sample's metric name (`http_requests_total`, `rpc_seconds_bucket`, …).
     pub name: Cow<'a, str>,
     /// Its labels, in exposition order, unescaped.
-    pub labels: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub labels: LabelPairs<'a>,
     /// The value (may be NaN or ±Inf).
     pub value: f64,
     /// The exposed timestamp in milliseconds since the epoch, if any.
@@ -426,10 +429,10 @@ fn parse_labels<'a>(
     cur: &mut Cur<'a>,
     format: Format,
     name: &mut Option<Cow<'a, str>>,
-) -> Result<Vec<(Cow<'a, str>, Cow<'a, str>)>, String> {
+) -> Result<LabelPairs<'a>, String> {
     // The cursor is on '{'.
     cur.i += 1;
-    let mut labels: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::new();
+    let mut labels: LabelPairs<'a> = Vec::new();
     loop {
         if format == Format::Prometheus {
             cur.skip_ws();

@@ -296,7 +296,7 @@ fn never_panics_on_garbage() {
             }
             let _ = parse(&base[..i], f);
             let mut s = base.to_string();
-            s.insert_str(i, "\\");
+            s.insert(i, '\\');
             let _ = parse(&s, f);
             let mut s = base.to_string();
             s.insert_str(i, "{\"");
