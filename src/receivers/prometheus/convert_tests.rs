@@ -446,3 +446,14 @@ fn target_removal_marks_everything_stale() {
         .iter()
         .all(|m| number(m).flags == NO_RECORDED_VALUE));
 }
+
+#[test]
+fn counter_named_after_its_total_even_when_created_comes_first() {
+    let text = "# TYPE jobs counter\njobs_created 1600000000\njobs_total 4\n# EOF\n";
+    let mut c = TargetConverter::new(target(), opts());
+    let (req, r) = c.convert(text, Format::OpenMetrics, TS, 0.0);
+    r.unwrap();
+    let p = number(metric(&req, "jobs_total"));
+    assert_eq!(value(p), 4.0);
+    assert_eq!(p.start_time_unix_nano, 1_600_000_000_000_000_000);
+}
