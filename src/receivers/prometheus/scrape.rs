@@ -285,3 +285,146 @@ impl TargetTask {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::receivers::prometheus::config::PrometheusConfig;
+    use std::io::Write;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot HTTP server: answers every request with `status`, `headers` and `body`, and
+    /// sends back the request head it saw.
+    async fn serve(
+        status: &'static str,
+        headers: &'static str,
+        body: Vec<u8>,
+    ) -> (u16, tokio::sync::mpsc::Receiver<String>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                let mut buf = vec![0u8; 8192];
+                let n = c.read(&mut buf).await.unwrap_or(0);
+                let _ = tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .await;
+                let head = format!(
+                    "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = c.write_all(head.as_bytes()).await;
+                let _ = c.write_all(&body).await;
+            }
+        });
+        (port, rx)
+    }
+
+    fn cfg(extra: serde_json::Value) -> ScrapeConfig {
+        let mut sc =
+            serde_json::json!({"job_name": "t", "scrape_timeout": "2s", "scrape_interval": "5s"});
+        sc.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        PrometheusConfig::from_value(&serde_json::json!({"config": {"scrape_configs": [sc]}}))
+            .unwrap()
+            .scrape_configs
+            .remove(0)
+    }
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[tokio::test]
+    async fn negotiates_openmetrics_sends_auth_and_decompresses_gzip() {
+        let om = b"# TYPE a counter\na_total 1\n# EOF\n".to_vec();
+        let (port, mut seen) = serve(
+            "200 OK",
+            "Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Encoding: gzip\r\n",
+            gzip(&om),
+        )
+        .await;
+        let c = cfg(serde_json::json!({"authorization": {"credentials": "s3cret"}}));
+        let url: Uri = format!("http://127.0.0.1:{port}/metrics").parse().unwrap();
+        let (body, format) = fetch(&client(), &url, &c).await.unwrap();
+        assert_eq!(body, om);
+        assert_eq!(format, Format::OpenMetrics);
+        let req = seen.recv().await.unwrap().to_ascii_lowercase();
+        assert!(
+            req.contains(&format!("accept: {}", ACCEPT.to_ascii_lowercase())),
+            "{req}"
+        );
+        assert!(req.contains("accept-encoding: gzip"), "{req}");
+        assert!(req.contains("authorization: bearer s3cret"), "{req}");
+        assert!(
+            req.contains("x-prometheus-scrape-timeout-seconds: 2"),
+            "{req}"
+        );
+    }
+
+    #[tokio::test]
+    async fn basic_auth_status_errors_and_body_limits() {
+        let (port, mut seen) = serve("503 Service Unavailable", "", b"down".to_vec()).await;
+        let c = cfg(serde_json::json!({"basic_auth": {"username": "u", "password": "p"}}));
+        let url: Uri = format!("http://127.0.0.1:{port}/metrics").parse().unwrap();
+        let e = fetch(&client(), &url, &c).await.unwrap_err();
+        assert!(e.contains("503"), "{e}");
+        let req = seen.recv().await.unwrap().to_ascii_lowercase();
+        assert!(req.contains("authorization: basic dtpw"), "{req}");
+
+        let big = vec![b'#'; 4096];
+        let (port, _) = serve("200 OK", "Content-Type: text/plain\r\n", big.clone()).await;
+        let url: Uri = format!("http://127.0.0.1:{port}/metrics").parse().unwrap();
+        let e = fetch(
+            &client(),
+            &url,
+            &cfg(serde_json::json!({"body_size_limit": "1KB"})),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.contains("body size limit"), "{e}");
+        // The limit applies to the decompressed size too.
+        let (port, _) = serve("200 OK", "Content-Encoding: gzip\r\n", gzip(&big)).await;
+        let url: Uri = format!("http://127.0.0.1:{port}/metrics").parse().unwrap();
+        let e = fetch(
+            &client(),
+            &url,
+            &cfg(serde_json::json!({"body_size_limit": "1KB"})),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.contains("body size limit"), "{e}");
+        let e = fetch(
+            &client(),
+            &"http://127.0.0.1:1/metrics".parse().unwrap(),
+            &cfg(serde_json::json!({})),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_ascii_lowercase().contains("connect"), "{e}");
+    }
+
+    #[test]
+    fn offsets_spread_targets_inside_the_interval() {
+        use crate::receivers::prometheus::convert::Target;
+        let spec = |i: u16| TargetSpec {
+            target: Target {
+                job: "j".into(),
+                instance: format!("h:{i}"),
+                scheme: "http".into(),
+                labels: Vec::new(),
+            },
+            url: format!("http://h:{i}/metrics"),
+        };
+        let iv = Duration::from_secs(10);
+        let offs: Vec<Duration> = (0..50).map(|i| offset(&spec(i), iv, 7)).collect();
+        assert!(offs.iter().all(|o| *o < iv));
+        assert!(offs.iter().any(|o| *o < Duration::from_secs(5)));
+        assert!(offs.iter().any(|o| *o >= Duration::from_secs(5)));
+        assert_eq!(offset(&spec(1), iv, 7), offset(&spec(1), iv, 7));
+    }
+}
