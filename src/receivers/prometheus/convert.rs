@@ -181,6 +181,18 @@ pub struct Builder {
     pub target_info: HashMap<usize, Labels>,
     /// Value of the start-time metric, if seen.
     pub process_start: Option<f64>,
+    last: Option<LastFamily>,
+}
+
+/// The family of the previous sample, reused while names repeat.
+#[derive(Debug)]
+struct LastFamily {
+    name: String,
+    ri: usize,
+    fi: usize,
+    key_len: usize,
+    is_created: bool,
+    shape: Shape,
 }
 
 fn strip_suffix(name: &str) -> &str {
@@ -276,35 +288,9 @@ impl Builder {
         )
     }
 
-    /// Adds one sample whose labels (with `__name__`, `job`, `instance`) are final.
-    /// Returns false when the sample was dropped as invalid (bad `le`/`quantile`).
-    pub fn add(
-        &mut self,
-        labels: &Labels,
-        value: f64,
-        ts_ms: i64,
-        exemplar: Option<&Exemplar<'_>>,
-        target: &Target,
-        start_metric: Option<&regex::Regex>,
-    ) -> bool {
-        let name = relabel::get(labels, "__name__").unwrap_or("");
-        let job = relabel::get(labels, "job").unwrap_or(&target.job);
-        let instance = relabel::get(labels, "instance").unwrap_or(&target.instance);
-        let ri = self.resource(job, instance);
-        if name == "target_info" {
-            let extra = self.target_info.entry(ri).or_default();
-            for (k, v) in labels {
-                if !matches!(k.as_str(), "__name__" | "job" | "instance") && !v.is_empty() {
-                    relabel::set(extra, k, v);
-                }
-            }
-            return true;
-        }
-        if let Some(re) = start_metric {
-            if self.process_start.is_none() && re.is_match(name) {
-                self.process_start = Some(value);
-            }
-        }
+    /// Finds or creates the family of a sample name in a resource: (family index, length of the
+    /// family key, whether the sample is a `_created` one, shape).
+    fn family_for(&mut self, ri: usize, name: &str) -> (usize, usize, bool, Shape) {
         let (key, otlp_name, kind, is_created) = self.resolve(name);
         let shape = Shape::of(kind);
         let fi = match self.index.get(&(ri, key.clone())) {
@@ -338,6 +324,55 @@ impl Builder {
             fam.name = otlp_name;
             fam.named = true;
         }
+        (fi, key.len(), is_created, shape)
+    }
+
+    /// Adds one sample whose labels (with `__name__`, `job`, `instance`) are final.
+    /// Returns false when the sample was dropped as invalid (bad `le`/`quantile`).
+    pub fn add(
+        &mut self,
+        labels: &Labels,
+        value: f64,
+        ts_ms: i64,
+        exemplar: Option<&Exemplar<'_>>,
+        target: &Target,
+        start_metric: Option<&regex::Regex>,
+    ) -> bool {
+        let name = relabel::get(labels, "__name__").unwrap_or("");
+        let job = relabel::get(labels, "job").unwrap_or(&target.job);
+        let instance = relabel::get(labels, "instance").unwrap_or(&target.instance);
+        let ri = self.resource(job, instance);
+        if name == "target_info" {
+            let extra = self.target_info.entry(ri).or_default();
+            for (k, v) in labels {
+                if !matches!(k.as_str(), "__name__" | "job" | "instance") && !v.is_empty() {
+                    relabel::set(extra, k, v);
+                }
+            }
+            return true;
+        }
+        if let Some(re) = start_metric {
+            if self.process_start.is_none() && re.is_match(name) {
+                self.process_start = Some(value);
+            }
+        }
+        let (fi, key_len, is_created, shape) = match &self.last {
+            // Samples of one family come in a row: skip the lookups for the same name.
+            Some(l) if l.name == name && l.ri == ri => (l.fi, l.key_len, l.is_created, l.shape),
+            _ => {
+                let r = self.family_for(ri, name);
+                self.last = Some(LastFamily {
+                    name: name.to_string(),
+                    ri,
+                    fi: r.0,
+                    key_len: r.1,
+                    is_created: r.2,
+                    shape: r.3,
+                });
+                r
+            }
+        };
+        let fam = &mut self.resources[ri].1[fi];
         let attrs: Labels = labels
             .iter()
             .filter(|(k, v)| !v.is_empty() && !not_attribute(k, shape))
@@ -362,9 +397,9 @@ impl Builder {
         }
         match shape {
             Shape::Histogram | Shape::Summary => {
-                if name.ends_with("_sum") && name.len() > key.len() {
+                if name.ends_with("_sum") && name.len() > key_len {
                     g.sum = Some(value);
-                } else if name.ends_with("_count") && name.len() > key.len() {
+                } else if name.ends_with("_count") && name.len() > key_len {
                     g.count = Some(value);
                     g.ts_ms = ts_ms;
                 } else {
@@ -571,8 +606,17 @@ pub fn series_key(res: &ResourceKey, name: &str, shape: Shape, attrs: &[KeyValue
     h.finish()
 }
 
-fn attrs_kv(attrs: &Labels) -> Vec<KeyValue> {
-    attrs.iter().map(|(k, v)| str_kv(k, v)).collect()
+fn attrs_kv(attrs: Labels) -> Vec<KeyValue> {
+    attrs
+        .into_iter()
+        .map(|(key, v)| KeyValue {
+            key,
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(v)),
+            }),
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// Builds the OTLP metric of a family (points with invalid buckets are dropped, as upstream).
@@ -580,10 +624,10 @@ pub fn family_metric(f: Family) -> Option<Metric> {
     let data = match f.shape {
         Shape::Gauge | Shape::Sum(_) => {
             let mut pts = Vec::with_capacity(f.groups.len());
-            for g in f.groups {
+            for mut g in f.groups {
                 let Some(v) = g.value else { continue };
                 pts.push(NumberDataPoint {
-                    attributes: attrs_kv(&g.attrs),
+                    attributes: attrs_kv(std::mem::take(&mut g.attrs)),
                     start_time_unix_nano: match (f.shape, g.created) {
                         (Shape::Sum(_), Some(c)) => secs_to_ns(c),
                         _ => 0,
@@ -628,7 +672,7 @@ pub fn family_metric(f: Family) -> Option<Metric> {
                 g.points
                     .sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
                 pts.push(SummaryDataPoint {
-                    attributes: attrs_kv(&g.attrs),
+                    attributes: attrs_kv(std::mem::take(&mut g.attrs)),
                     start_time_unix_nano: g.created.map(secs_to_ns).unwrap_or(0),
                     time_unix_nano: ms_to_ns(g.ts_ms),
                     count: count as u64,
@@ -687,7 +731,7 @@ fn histogram_point(g: &mut Group) -> Option<HistogramDataPoint> {
     }
     counts.push((count - last) as u64);
     Some(HistogramDataPoint {
-        attributes: attrs_kv(&g.attrs),
+        attributes: attrs_kv(std::mem::take(&mut g.attrs)),
         start_time_unix_nano: g.created.map(secs_to_ns).unwrap_or(0),
         time_unix_nano: ms_to_ns(g.ts_ms),
         count: count as u64,
