@@ -198,3 +198,127 @@ impl Job {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Consumers;
+    use crate::signal::{Batch, Data};
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data as MData;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn target_server() -> u16 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = c.read(&mut buf).await;
+                    let body = "# TYPE g gauge\ng 1\n";
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = c.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        port
+    }
+
+    async fn next(b: &mut tokio::sync::mpsc::Receiver<Batch>) -> Batch {
+        tokio::time::timeout(Duration::from_secs(5), b.recv())
+            .await
+            .expect("a batch in time")
+            .expect("channel open")
+    }
+
+    /// (metric name, flags) of every point in a batch.
+    fn points(b: &Batch) -> Vec<(String, u32)> {
+        let Data::Metrics(req) = &b.data else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for m in req
+            .resource_metrics
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+        {
+            if let Some(MData::Gauge(g)) = &m.data {
+                for p in &g.data_points {
+                    out.push((m.name.clone(), p.flags));
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn file_sd_targets_come_and_go_with_staleness_markers() {
+        let port = target_server().await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("targets.json");
+        std::fs::write(
+            &file,
+            format!(r#"[{{"targets": ["127.0.0.1:{port}"], "labels": {{"team": "a"}}}}]"#),
+        )
+        .unwrap();
+        let raw = serde_json::json!({"config": {"scrape_configs": [{
+            "job_name": "sd",
+            "scrape_interval": "200ms",
+            "file_sd_configs": [{"files": [format!("{}/*.json", dir.path().display())], "refresh_interval": "300ms"}],
+        }]}});
+        let id = ComponentId::parse("prometheus").unwrap();
+        let rx = create(&id, &raw).unwrap();
+        let (tx, mut batches) = tokio::sync::mpsc::channel(64);
+        let mut consumers = Consumers::default();
+        consumers.set(
+            Signal::Metrics,
+            Consumer::new(id.clone(), Signal::Metrics, vec![tx]),
+        );
+        let shutdown = CancellationToken::new();
+        let handle = rx
+            .start(ReceiverContext {
+                id,
+                consumers,
+                shutdown: shutdown.clone(),
+            })
+            .await
+            .unwrap();
+        let first = next(&mut batches).await;
+        assert!(
+            points(&first).contains(&("up".into(), 0)),
+            "{:?}",
+            points(&first)
+        );
+        assert!(points(&first).contains(&("g".into(), 0)));
+        // The target leaves the file: its series get staleness markers.
+        std::fs::write(&file, "[]").unwrap();
+        let mut stale = None;
+        for _ in 0..20 {
+            let b = next(&mut batches).await;
+            if points(&b)
+                .iter()
+                .any(|(_, f)| *f == adjust::NO_RECORDED_VALUE)
+            {
+                stale = Some(b);
+                break;
+            }
+        }
+        let stale = stale.expect("staleness markers after the target was removed");
+        let mut names: Vec<String> = points(&stale).into_iter().map(|(n, _)| n).collect();
+        names.sort();
+        assert!(names.contains(&"g".to_string()) && names.contains(&"up".to_string()));
+        assert!(points(&stale)
+            .iter()
+            .all(|(_, f)| *f == adjust::NO_RECORDED_VALUE));
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(5), handle)
+            .await
+            .expect("the receiver stops on shutdown")
+            .unwrap();
+    }
+}
