@@ -6,6 +6,7 @@ pub mod component;
 pub mod config;
 pub mod exporters;
 pub mod extensions;
+pub mod loadgen;
 pub mod otlp_json;
 pub mod ottl;
 pub mod pipeline;
