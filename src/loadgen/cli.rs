@@ -128,9 +128,8 @@ async fn sink(a: SinkArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&c)?);
     } else {
         println!(
-            "sink final: spans {} metric_points {} log_records {} requests {} refused {} malformed {} duplicate_trace_ids {}",
-            c.spans, c.metric_points, c.log_records, c.requests, c.refused_requests,
-            c.malformed_requests, c.duplicate_trace_ids
+            "sink final: {}",
+            sink::counts_line(Duration::ZERO, &c, &Default::default(), 1.0)
         );
     }
     Ok(())

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use super::client::{ExportClient, Outcome, Protocol};
 use super::payload::IdGen;
 use super::stats::{interval_line, Stats, Summary};
-use super::template::Template;
+use super::template::{unix_nanos, Template};
 use crate::signal::Signal;
 
 /// What to send, where, and how fast.
@@ -149,7 +149,7 @@ async fn worker(
         } else if Instant::now() >= end {
             return;
         }
-        let body = template.stamp(&mut ids);
+        let body = template.stamp(&mut ids, unix_nanos());
         let t0 = Instant::now();
         let outcome = client.export(body).await;
         stats.record(items, &outcome, t0.elapsed());

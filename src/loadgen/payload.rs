@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
 
-use crate::signal::{Data, Signal};
+use crate::signal::{Batch, Data, Signal};
 
 /// Makes trace and span IDs that are unique within one run: a random per-run prefix, the
 /// worker number and a per-worker sequence number.
@@ -322,6 +322,22 @@ pub fn request(signal: Signal, items: usize, ids: &mut IdGen) -> Data {
         Signal::Traces => Data::Traces(traces(items, ids)),
         Signal::Metrics => Data::Metrics(metrics(items)),
         Signal::Logs => Data::Logs(logs(items, ids)),
+    }
+}
+
+/// A pipeline [`Batch`] of `signal` with `items` items and fixed IDs: the input of the
+/// criterion benchmarks (`benches/`), so every benchmark measures the same payload shape.
+pub fn batch(signal: Signal, items: usize) -> Batch {
+    Batch::new(request(signal, items, &mut IdGen::new(0x5151_0001, 0)))
+}
+
+/// The protobuf encoding of [`batch`]`(signal, items)`'s request, as a receiver gets it.
+pub fn encoded(signal: Signal, items: usize) -> Vec<u8> {
+    use prost::Message;
+    match batch(signal, items).data {
+        Data::Traces(r) => r.encode_to_vec(),
+        Data::Metrics(r) => r.encode_to_vec(),
+        Data::Logs(r) => r.encode_to_vec(),
     }
 }
 

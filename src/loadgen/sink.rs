@@ -6,7 +6,8 @@
 //! - `POST /control/fail` and `POST /control/ok`: start or stop refusing
 //! - `POST /control/delay?ms=N`: answer every export after N ms
 //! - `POST /control/stop`: stop the sink (it prints its final counts)
-//! - `GET /control/counts`: the counts as JSON
+//! - `POST /control/reset-latency`: forget the end-to-end latencies recorded so far
+//! - `GET /control/counts`: the counts (and send-to-arrival latency) as JSON
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -24,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Buf;
+use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -33,6 +35,8 @@ use tonic::codegen::{http, BoxFuture, StdError};
 use tonic::server::NamedService;
 use tonic::Status;
 
+use super::stats::Latency;
+use super::template::unix_nanos;
 use super::wire;
 use crate::rpc_status::RpcStatus;
 use crate::signal::Signal;
@@ -56,7 +60,7 @@ pub struct SinkConfig {
 }
 
 /// What the sink has counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct SinkCounts {
     /// Spans accepted.
     pub spans: u64,
@@ -72,6 +76,8 @@ pub struct SinkCounts {
     pub malformed_requests: u64,
     /// Spans whose trace ID had been seen before (with `check_unique_trace_ids`).
     pub duplicate_trace_ids: u64,
+    /// Send-to-arrival latency of items stamped by `sluice-loadgen`, since the last reset.
+    pub latency: Latency,
 }
 
 impl SinkCounts {
@@ -86,7 +92,6 @@ impl SinkCounts {
 }
 
 /// The sink's shared state: counters and switches.
-#[derive(Default)]
 pub struct SinkState {
     items: [AtomicU64; 3],
     requests: AtomicU64,
@@ -98,6 +103,25 @@ pub struct SinkState {
     failing: AtomicBool,
     delay_ms: AtomicU64,
     stop: CancellationToken,
+    latency: Mutex<Histogram<u64>>,
+}
+
+impl SinkState {
+    fn new(check_ids: bool) -> Self {
+        SinkState {
+            items: Default::default(),
+            requests: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
+            check_ids,
+            seen: Mutex::new(HashSet::new()),
+            failing: AtomicBool::new(false),
+            delay_ms: AtomicU64::new(0),
+            stop: CancellationToken::new(),
+            latency: Mutex::new(super::stats::histogram()),
+        }
+    }
 }
 
 fn index(signal: Signal) -> usize {
@@ -127,7 +151,33 @@ impl SinkState {
             refused_requests: l(&self.refused),
             malformed_requests: l(&self.malformed),
             duplicate_trace_ids: l(&self.duplicates),
+            latency: self.latency(),
         }
+    }
+
+    /// Records the end-to-end latency of items stamped with their send time. Times that
+    /// are not plausible send times (from other senders) are ignored.
+    fn record_latency(&self, times: Vec<u64>) {
+        if times.is_empty() {
+            return;
+        }
+        let now = unix_nanos();
+        let mut h = self.latency.lock().unwrap();
+        for t in times {
+            if t <= now && now - t < 600_000_000_000 {
+                h.saturating_record(((now - t) / 1000).max(1));
+            }
+        }
+    }
+
+    /// Latency from the load generator's send to arrival here, since the last reset.
+    pub fn latency(&self) -> Latency {
+        Latency::of(&self.latency.lock().unwrap())
+    }
+
+    /// Forgets the latencies recorded so far (counts keep running).
+    pub fn reset_latency(&self) {
+        self.latency.lock().unwrap().reset();
     }
 
     /// Starts (`true`) or stops refusing exports.
@@ -160,15 +210,18 @@ impl SinkState {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return Verdict::Refused;
         }
-        let mut ids = Vec::new();
-        let want_ids = self.check_ids && signal == Signal::Traces;
-        match wire::count_items(signal, body, want_ids.then_some(&mut ids)) {
+        let mut collect = wire::Collect {
+            trace_ids: (self.check_ids && signal == Signal::Traces).then(Vec::new),
+            times: Some(Vec::new()),
+        };
+        match wire::count_items(signal, body, &mut collect) {
             Ok(n) => {
-                if want_ids {
+                if let Some(ids) = collect.trace_ids {
                     let mut seen = self.seen.lock().unwrap();
                     let dups = ids.into_iter().filter(|id| !seen.insert(*id)).count();
                     self.duplicates.fetch_add(dups as u64, Ordering::Relaxed);
                 }
+                self.record_latency(collect.times.unwrap_or_default());
                 self.items[index(signal)].fetch_add(n, Ordering::Relaxed);
                 self.requests.fetch_add(1, Ordering::Relaxed);
                 Verdict::Accepted
@@ -443,6 +496,13 @@ fn http_router(state: Arc<SinkState>) -> Router {
             }),
         )
         .route(
+            "/control/reset-latency",
+            post(|State(s): St| async move {
+                s.reset_latency();
+                "latency reset\n"
+            }),
+        )
+        .route(
             "/control/stop",
             post(|State(s): St| async move {
                 s.stop();
@@ -494,10 +554,7 @@ pub async fn start(cfg: &SinkConfig) -> anyhow::Result<RunningSink> {
         cfg.grpc_listen.is_some() || cfg.http_listen.is_some(),
         "the sink needs --grpc-listen and/or --http-listen"
     );
-    let state = Arc::new(SinkState {
-        check_ids: cfg.check_unique_trace_ids,
-        ..Default::default()
-    });
+    let state = Arc::new(SinkState::new(cfg.check_unique_trace_ids));
     state.set_failing(cfg.fail_unavailable);
     state.set_delay(cfg.delay);
     let mut tasks = Vec::new();
@@ -547,7 +604,7 @@ pub async fn start(cfg: &SinkConfig) -> anyhow::Result<RunningSink> {
 pub fn counts_line(elapsed: Duration, c: &SinkCounts, prev: &SinkCounts, secs: f64) -> String {
     let r = |a: u64, b: u64| ((a - b) as f64 / secs.max(1e-9)).round() as u64;
     format!(
-        "[{:>5.1}s] sink: spans {} ({}/s) metric_points {} ({}/s) log_records {} ({}/s) requests {} refused {} malformed {} duplicate_trace_ids {}",
+        "[{:>5.1}s] sink: spans {} ({}/s) metric_points {} ({}/s) log_records {} ({}/s) requests {} refused {} malformed {} duplicate_trace_ids {} | e2e latency p50 {:.1} ms p99 {:.1} ms",
         elapsed.as_secs_f64(),
         c.spans,
         r(c.spans, prev.spans),
@@ -559,6 +616,8 @@ pub fn counts_line(elapsed: Duration, c: &SinkCounts, prev: &SinkCounts, secs: f
         c.refused_requests,
         c.malformed_requests,
         c.duplicate_trace_ids,
+        c.latency.p50_us as f64 / 1000.0,
+        c.latency.p99_us as f64 / 1000.0,
     )
 }
 

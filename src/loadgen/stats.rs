@@ -13,7 +13,8 @@ use super::client::Outcome;
 /// Latencies above this (µs) are clamped into the top bucket.
 const MAX_LATENCY_US: u64 = 600_000_000;
 
-fn histogram() -> Histogram<u64> {
+/// An empty latency histogram in microseconds, 1 µs to 10 min, 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
 }
 
@@ -84,7 +85,8 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(h: &Histogram<u64>) -> Latency {
+    /// Percentiles of a histogram in microseconds (zeros when empty).
+    pub fn of(h: &Histogram<u64>) -> Latency {
         if h.is_empty() {
             return Latency::default();
         }

@@ -1,5 +1,7 @@
-//! A request encoded once and stamped with fresh trace IDs per send, so the load generator
-//! spends its CPU on sending rather than on building and encoding payloads.
+//! A request encoded once and stamped with fresh trace IDs and the send time per send, so
+//! the load generator spends its CPU on sending rather than on building and encoding
+//! payloads. The send time goes into each item's own timestamp field (span end time, log
+//! record time, data point time), from which the sink measures end-to-end latency.
 
 use bytes::Bytes;
 use prost::Message;
@@ -12,7 +14,56 @@ use crate::signal::{Data, Signal};
 pub struct Template {
     bytes: Vec<u8>,
     trace_id_offsets: Vec<usize>,
+    time_offsets: Vec<usize>,
     items: usize,
+}
+
+/// Marker timestamps put in the template to find where the time fields are encoded.
+const TIME_MARKER: u64 = 0x5EA1_7AC0_0000_0000;
+
+/// Sets item `i`'s send-time field to `TIME_MARKER + i`; see [`Template::stamp`].
+fn mark_times(data: &mut Data) {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data as M;
+    let mut i = 0u64;
+    let mut next = || {
+        i += 1;
+        TIME_MARKER + i
+    };
+    match data {
+        Data::Traces(r) => r
+            .resource_spans
+            .iter_mut()
+            .flat_map(|rs| &mut rs.scope_spans)
+            .flat_map(|ss| &mut ss.spans)
+            .for_each(|s| s.end_time_unix_nano = next()),
+        Data::Logs(r) => r
+            .resource_logs
+            .iter_mut()
+            .flat_map(|rl| &mut rl.scope_logs)
+            .flat_map(|sl| &mut sl.log_records)
+            .for_each(|l| l.time_unix_nano = next()),
+        Data::Metrics(r) => r
+            .resource_metrics
+            .iter_mut()
+            .flat_map(|rm| &mut rm.scope_metrics)
+            .flat_map(|sm| &mut sm.metrics)
+            .for_each(|m| match &mut m.data {
+                Some(M::Sum(d)) => d.data_points.iter_mut().for_each(|p| p.time_unix_nano = next()),
+                Some(M::Gauge(d)) => d.data_points.iter_mut().for_each(|p| p.time_unix_nano = next()),
+                Some(M::Histogram(d)) => {
+                    d.data_points.iter_mut().for_each(|p| p.time_unix_nano = next())
+                }
+                _ => {}
+            }),
+    }
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 /// Returns the offset of `needle` in `hay` at or after `from`.
@@ -30,7 +81,8 @@ impl Template {
     pub fn new(signal: Signal, items: usize) -> Template {
         // Marker IDs from a generator whose run prefix cannot come from a real run.
         let mut markers = IdGen::new(0xA5C3_5A3C, 0xFFFF_FFFF);
-        let data = payload::request(signal, items, &mut markers);
+        let mut data = payload::request(signal, items, &mut markers);
+        mark_times(&mut data);
         let ids: Vec<Vec<u8>> = match &data {
             Data::Traces(r) => r
                 .resource_spans
@@ -60,9 +112,18 @@ impl Template {
             trace_id_offsets.push(at);
             from = at + id.len();
         }
+        let mut time_offsets = Vec::with_capacity(items);
+        let mut from = 0;
+        for i in 1..=items as u64 {
+            if let Some(at) = find(&bytes, &(TIME_MARKER + i).to_le_bytes(), from) {
+                time_offsets.push(at);
+                from = at + 8;
+            }
+        }
         Template {
             bytes,
             trace_id_offsets,
+            time_offsets,
             items,
         }
     }
@@ -82,11 +143,16 @@ impl Template {
         self.bytes.is_empty()
     }
 
-    /// A copy of the request with a fresh trace ID from `ids` in every span or log record.
-    pub fn stamp(&self, ids: &mut IdGen) -> Bytes {
+    /// A copy of the request with a fresh trace ID from `ids` in every span or log record
+    /// and `now_nanos` in every item's timestamp (span end, log time, data point time).
+    pub fn stamp(&self, ids: &mut IdGen, now_nanos: u64) -> Bytes {
         let mut out = self.bytes.clone();
         for &at in &self.trace_id_offsets {
             out[at..at + 16].copy_from_slice(&ids.next_trace_id());
+        }
+        let now = now_nanos.to_le_bytes();
+        for &at in &self.time_offsets {
+            out[at..at + 8].copy_from_slice(&now);
         }
         Bytes::from(out)
     }
@@ -101,8 +167,12 @@ mod tests {
     fn stamped_requests_decode_with_fresh_unique_ids() {
         let t = Template::new(Signal::Traces, 50);
         let mut ids = IdGen::new(1, 2);
-        let a = ExportTraceServiceRequest::decode(t.stamp(&mut ids)).unwrap();
-        let b = ExportTraceServiceRequest::decode(t.stamp(&mut ids)).unwrap();
+        let a = ExportTraceServiceRequest::decode(t.stamp(&mut ids, 42)).unwrap();
+        let b = ExportTraceServiceRequest::decode(t.stamp(&mut ids, 43)).unwrap();
+        assert!(a.resource_spans[0].scope_spans[0]
+            .spans
+            .iter()
+            .all(|s| s.end_time_unix_nano == 42));
         let mut all: Vec<Vec<u8>> = [a, b]
             .iter()
             .flat_map(|r| r.resource_spans[0].scope_spans[0].spans.clone())
@@ -113,6 +183,9 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 100);
-        assert_eq!(Template::new(Signal::Metrics, 9).items(), 9);
+        for signal in [Signal::Metrics, Signal::Logs] {
+            let t = Template::new(signal, 9);
+            assert_eq!((t.items(), t.time_offsets.len()), (9, 9), "{signal}");
+        }
     }
 }
