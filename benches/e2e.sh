@@ -108,8 +108,8 @@ if [ "${E2E_SKIP_CRITERION:-0}" != 1 ] || [ ! -f target/criterion/otlp/decode/tr
 fi
 # Mean time of one criterion benchmark, in ns.
 crit_ns() {
-  grep -o '"mean":{[^}]*"point_estimate":[0-9.e+]*' "target/criterion/otlp/$1/$2/new/estimates.json" |
-    grep -o '[0-9.e+]*$'
+  sed 's/.*"mean":{"confidence_interval":{[^}]*},"point_estimate":\([0-9.e+-]*\).*/\1/' \
+    "target/criterion/otlp/$1/$2/new/estimates.json"
 }
 # Items per second one core can decode and re-encode (1000 items per request).
 bound() { awk -v d="$(crit_ns decode "$1")" -v e="$(crit_ns encode "$1")" 'BEGIN { printf "%.0f", 1000 / ((d + e) / 1e9) }'; }
