@@ -10,9 +10,10 @@
 #
 # Environment knobs (all optional):
 #   E2E_SIGNALS="traces metrics logs"   signals to measure
-#   E2E_PEERS="sluice rotel"            collectors; also "sluice-jemalloc" (builds a variant
-#                                       of the sluice binary with tikv-jemallocator as global
-#                                       allocator in target/jemalloc-variant; src/ is untouched)
+#   E2E_PEERS="sluice rotel"            collectors (the first two are compared); also
+#                                       "sluice-sysalloc": src/main.rs without its jemalloc
+#                                       global allocator (glibc malloc), built in
+#                                       target/sysalloc-variant; src/ is untouched
 #   E2E_STEP_SECONDS=10                 seconds per rate step
 #   E2E_BATCH=512 E2E_WORKERS=8         items per request and concurrent senders
 #   E2E_SKIP_CRITERION=1                reuse criterion results already in target/criterion
@@ -51,40 +52,38 @@ cargo build --release --bins --quiet
 sluice_bin() {
   case $1 in
     sluice) echo "$ROOT/target/release/sluice" ;;
-    sluice-jemalloc) echo "$ROOT/target/jemalloc-variant/release/sluice-jemalloc" ;;
+    sluice-sysalloc) echo "$ROOT/target/sysalloc-variant/release/sluice-sysalloc" ;;
   esac
 }
 
-build_jemalloc_variant() {
-  # The same main as src/main.rs with tikv-jemallocator as the global allocator, built as a
-  # separate crate that depends on this one (src/ stays as it is).
-  local d=$ROOT/target/jemalloc-variant/crate
+build_sysalloc_variant() {
+  # The same main as src/main.rs without its global allocator (jemalloc), i.e. with the
+  # system allocator (glibc malloc), built as a separate crate that depends on this one.
+  local d=$ROOT/target/sysalloc-variant/crate
   mkdir -p "$d/src"
-  cp Cargo.lock "$d/Cargo.lock" 2>/dev/null || true
+  cp Cargo.lock "$d/Cargo.lock"
   cat > "$d/Cargo.toml" <<EOF
 [package]
-name = "sluice-jemalloc"
+name = "sluice-sysalloc"
 version = "0.0.0"
 edition = "2021"
 publish = false
 [dependencies]
 sluice = { path = "$ROOT" }
 clap = { version = "4", features = ["derive", "env"] }
-tikv-jemallocator = "0.6"
+tokio = { version = "1", features = ["rt-multi-thread", "macros", "net", "time", "sync", "signal"] }
+tracing = "0.1"
 [profile.release]
 debug = 1
 codegen-units = 4
 lto = "thin"
 [workspace]
 EOF
-  {
-    echo '#[global_allocator]'
-    echo 'static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;'
-    grep -v '^//!' src/main.rs
-  } > "$d/src/main.rs"
-  CARGO_TARGET_DIR=$ROOT/target/jemalloc-variant cargo build --release --quiet --manifest-path "$d/Cargo.toml"
+  grep -v -e '^//!' -e '^#\[global_allocator\]' -e 'tikv_jemallocator::Jemalloc' -e 'use_jemalloc()' \
+    src/main.rs > "$d/src/main.rs"
+  CARGO_TARGET_DIR=$ROOT/target/sysalloc-variant cargo build --release --quiet --manifest-path "$d/Cargo.toml"
 }
-case " $PEERS " in *" sluice-jemalloc "*) log "building the jemalloc variant"; build_jemalloc_variant ;; esac
+case " $PEERS " in *" sluice-sysalloc "*) log "building the system-allocator variant"; build_sysalloc_variant ;; esac
 
 case " $PEERS " in *" rotel "*)
   if [ ! -x "$ROTEL" ]; then
