@@ -62,9 +62,11 @@ fn bench_chain(
                     done: done.clone(),
                 };
                 let (exp_in, exp_task) =
-                    spawn_exporter(ComponentId::new("noop", None), Box::new(exporter));
+                    spawn_exporter(ComponentId::new("noop", None), Box::new(exporter), None)
+                        .expect("in-memory exporter runner");
                 let (pipe_in, pipe_task) = spawn_pipeline(name.to_string(), make(), vec![exp_in]);
-                let consumer = Consumer::new(ComponentId::new("bench", None), signal, vec![pipe_in]);
+                let consumer =
+                    Consumer::new(ComponentId::new("bench", None), signal, vec![pipe_in]);
                 let start = Instant::now();
                 for batch in batches {
                     // On one thread the pipeline drains while the consumer waits for

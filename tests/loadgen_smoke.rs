@@ -30,7 +30,15 @@ fn counts(http_port: u16) -> serde_json::Value {
 
 fn load(signal: &str, protocol: &str, port: u16) -> serde_json::Value {
     let out = Command::new(LOADGEN)
-        .args([signal, "--protocol", protocol, "--rate", "400", "--duration", "1500ms"])
+        .args([
+            signal,
+            "--protocol",
+            protocol,
+            "--rate",
+            "400",
+            "--duration",
+            "1500ms",
+        ])
         .args(["--batch", "20", "--workers", "2", "--json", "--quiet"])
         .args(["--endpoint", &format!("127.0.0.1:{port}")])
         .stderr(Stdio::inherit())
@@ -110,7 +118,9 @@ service:
     assert_eq!(sluice.terminate(), 0, "{}", sluice.stderr());
     let all_arrived = wait_until(Duration::from_secs(10), || {
         let c = counts(sink_http);
-        expected.iter().all(|(item, n)| c[item].as_u64() == Some(*n))
+        expected
+            .iter()
+            .all(|(item, n)| c[item].as_u64() == Some(*n))
     });
     let c = counts(sink_http);
     assert!(all_arrived, "sink counts {c} != accepted {expected:?}");

@@ -48,11 +48,18 @@ fn mark_times(data: &mut Data) {
             .flat_map(|rm| &mut rm.scope_metrics)
             .flat_map(|sm| &mut sm.metrics)
             .for_each(|m| match &mut m.data {
-                Some(M::Sum(d)) => d.data_points.iter_mut().for_each(|p| p.time_unix_nano = next()),
-                Some(M::Gauge(d)) => d.data_points.iter_mut().for_each(|p| p.time_unix_nano = next()),
-                Some(M::Histogram(d)) => {
-                    d.data_points.iter_mut().for_each(|p| p.time_unix_nano = next())
-                }
+                Some(M::Sum(d)) => d
+                    .data_points
+                    .iter_mut()
+                    .for_each(|p| p.time_unix_nano = next()),
+                Some(M::Gauge(d)) => d
+                    .data_points
+                    .iter_mut()
+                    .for_each(|p| p.time_unix_nano = next()),
+                Some(M::Histogram(d)) => d
+                    .data_points
+                    .iter_mut()
+                    .for_each(|p| p.time_unix_nano = next()),
                 _ => {}
             }),
     }

@@ -67,7 +67,9 @@ fn fixed64(buf: &[u8], field: u64) -> Result<Option<u64>, WireError> {
                 varint(buf, &mut pos)?;
             }
             1 => {
-                let b = buf.get(pos..pos + 8).ok_or(WireError("truncated fixed64"))?;
+                let b = buf
+                    .get(pos..pos + 8)
+                    .ok_or(WireError("truncated fixed64"))?;
                 if key >> 3 == field {
                     found = Some(u64::from_le_bytes(b.try_into().expect("8 bytes")));
                 }
