@@ -82,15 +82,15 @@ service:
   pipelines:
     traces:
       receivers: [otlp]
-      processors: []
+      processors: [batch]
       exporters: [otlp]
     metrics:
       receivers: [otlp]
-      processors: []
+      processors: [batch]
       exporters: [otlp]
     logs:
       receivers: [otlp]
-      processors: []
+      processors: [batch]
       exporters: [otlp]
 "#
     ));
