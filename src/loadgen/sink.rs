@@ -670,3 +670,64 @@ pub async fn run(cfg: &SinkConfig, report_every: Option<Duration>) -> anyhow::Re
     sink.join().await;
     Ok(state.counts())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loadgen::client::{ExportClient, Outcome, Protocol};
+    use crate::loadgen::payload::IdGen;
+    use crate::loadgen::template::Template;
+
+    #[tokio::test]
+    async fn counts_refuses_when_told_and_finds_duplicates() {
+        let sink = start(&SinkConfig {
+            grpc_listen: Some("127.0.0.1:0".into()),
+            http_listen: Some("127.0.0.1:0".into()),
+            check_unique_trace_ids: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let t = Duration::from_secs(5);
+        let mut grpc = ExportClient::new(
+            &sink.grpc.unwrap().to_string(),
+            Protocol::Grpc,
+            Signal::Traces,
+            t,
+        )
+        .unwrap();
+        let mut http = ExportClient::new(
+            &sink.http.unwrap().to_string(),
+            Protocol::Http,
+            Signal::Metrics,
+            t,
+        )
+        .unwrap();
+        let traces = Template::new(Signal::Traces, 10);
+        let metrics = Template::new(Signal::Metrics, 6);
+        let mut ids = IdGen::new(9, 0);
+        let same = traces.stamp(&mut ids, unix_nanos());
+        assert_eq!(grpc.export(same.clone()).await, Outcome::Accepted);
+        assert_eq!(grpc.export(same).await, Outcome::Accepted);
+        assert_eq!(
+            http.export(metrics.stamp(&mut ids, unix_nanos())).await,
+            Outcome::Accepted
+        );
+        sink.state.set_failing(true);
+        assert_eq!(
+            grpc.export(traces.stamp(&mut ids, unix_nanos())).await,
+            Outcome::Refused
+        );
+        assert_eq!(
+            http.export(metrics.stamp(&mut ids, unix_nanos())).await,
+            Outcome::Refused
+        );
+        let c = sink.state.counts();
+        assert_eq!((c.spans, c.metric_points, c.log_records), (20, 6, 0));
+        assert_eq!((c.requests, c.refused_requests), (3, 2));
+        assert_eq!(c.duplicate_trace_ids, 10);
+        assert!(c.latency.max_us > 0);
+        sink.state.stop();
+        sink.join().await;
+    }
+}
