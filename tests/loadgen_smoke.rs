@@ -73,6 +73,9 @@ receivers:
         endpoint: 127.0.0.1:{grpc}
       http:
         endpoint: 127.0.0.1:{http}
+processors:
+  batch:
+    timeout: 100ms
 exporters:
   otlp:
     endpoint: 127.0.0.1:{sink_grpc}
