@@ -60,6 +60,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     telemetry::memory::use_jemalloc();
+    telemetry::process::mark_start();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Components) => {
@@ -144,6 +145,24 @@ fn run(cli: &Cli) -> ExitCode {
         }
     };
     rt.block_on(async {
+        let telemetry_stop = tokio_util::sync::CancellationToken::new();
+        let metrics = &loaded.config.service.telemetry.metrics;
+        if metrics.level != telemetry::server::Level::None {
+            telemetry::registry::install();
+            telemetry::metrics::describe();
+        }
+        let telemetry_task = match telemetry::server::serve(metrics, telemetry_stop.clone()).await {
+            Ok(Some((addr, task))) => {
+                tracing::info!(%addr, "serving own metrics at http://{addr}/metrics");
+                Some(task)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
         let service = match Service::start(&loaded.config).await {
             Ok(s) => s,
             Err(e) => {
@@ -160,6 +179,10 @@ fn run(cli: &Cli) -> ExitCode {
         tracing::info!(signal, "stopping: receivers closed, draining accepted data");
         if service.shutdown(cli.shutdown_timeout).await {
             tracing::info!("shutdown complete");
+        }
+        telemetry_stop.cancel();
+        if let Some(t) = telemetry_task {
+            let _ = t.await;
         }
         ExitCode::SUCCESS
     })

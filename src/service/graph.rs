@@ -126,10 +126,10 @@ impl Service {
                     .ok_or_else(|| anyhow!("processor {id}: unknown type"))?;
                 let p = (factory.create)(id, pid.signal, raw)
                     .map_err(|e| anyhow!("processor {id} in pipeline {pid}: {e}"))?;
-                processors.push(p);
+                processors.push((id.clone(), p));
             }
             let pipeline_gates: Vec<Arc<dyn Gate>> =
-                processors.iter().filter_map(|p| p.gate()).collect();
+                processors.iter().filter_map(|(_, p)| p.gate()).collect();
             let exporters = pipeline
                 .exporters
                 .iter()
