@@ -163,7 +163,13 @@ fn run(cli: &Cli) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let service = match Service::start(&loaded.config).await {
+        let service = match Service::start_with(
+            std::sync::Arc::new(loaded.config.clone()),
+            std::sync::Arc::new(loaded.expanded.clone()),
+            sluice::service::StatusSender::new(),
+        )
+        .await
+        {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!("{e:#}");

@@ -90,7 +90,10 @@ pub fn exporters() -> &'static [Factory<ExporterCreate>] {
 
 /// Built-in extensions.
 pub fn extensions() -> &'static [Factory<ExtensionCreate>] {
-    static TABLE: &[Factory<ExtensionCreate>] = &[extensions::file_storage::FACTORY];
+    static TABLE: &[Factory<ExtensionCreate>] = &[
+        extensions::file_storage::FACTORY,
+        extensions::health_check::FACTORY,
+    ];
     TABLE
 }
 

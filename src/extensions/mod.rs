@@ -1,3 +1,4 @@
 //! Extensions: components that run beside the pipelines.
 
 pub mod file_storage;
+pub mod health_check;

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::pipeline::admission::{Gate, Gates};
 use crate::pipeline::{self, Consumer, Consumers, ExporterInput, PipelineInput};
 use crate::registry;
+use crate::service::host::{Host, Status, StatusSender};
 use crate::signal::Signal;
 
 /// A started service. Drop without `shutdown` aborts nothing gracefully: call `shutdown`.
@@ -23,12 +24,31 @@ pub struct Service {
     pipelines: Vec<(String, JoinHandle<()>)>,
     exporters: Vec<(ComponentId, JoinHandle<()>)>,
     extensions: Vec<(ComponentId, JoinHandle<()>)>,
+    status: StatusSender,
 }
 
 impl Service {
     /// Builds and starts every component of the config. A component that cannot start (a port
     /// in use, say) stops what was started and returns an error naming the component.
     pub async fn start(config: &Config) -> anyhow::Result<Service> {
+        Service::start_with(
+            Arc::new(config.clone()),
+            Arc::new(serde_json::Value::Null),
+            StatusSender::new(),
+        )
+        .await
+    }
+
+    /// As [`Service::start`], also giving extensions the merged config document (for zpages)
+    /// and reporting the service's status through `status`: `Starting` until every component
+    /// started, then `Ready`, and `Stopping` from the start of [`Service::shutdown`].
+    pub async fn start_with(
+        config: Arc<Config>,
+        document: Arc<serde_json::Value>,
+        status: StatusSender,
+    ) -> anyhow::Result<Service> {
+        status.set(Status::Starting);
+        let host = Host::new(&status, config.clone(), document);
         let mut svc = Service {
             receivers_stop: CancellationToken::new(),
             extensions_stop: CancellationToken::new(),
@@ -36,9 +56,13 @@ impl Service {
             pipelines: Vec::new(),
             exporters: Vec::new(),
             extensions: Vec::new(),
+            status,
         };
-        match svc.build(config).await {
-            Ok(()) => Ok(svc),
+        match svc.build(&config, &host).await {
+            Ok(()) => {
+                svc.status.set(Status::Ready(std::time::SystemTime::now()));
+                Ok(svc)
+            }
             Err(e) => {
                 svc.shutdown(Duration::from_secs(5)).await;
                 Err(e)
@@ -46,7 +70,7 @@ impl Service {
         }
     }
 
-    async fn build(&mut self, config: &Config) -> anyhow::Result<()> {
+    async fn build(&mut self, config: &Config, host: &Host) -> anyhow::Result<()> {
         // Extensions first, as the collector starts them before pipelines.
         let mut storages: BTreeMap<ComponentId, StorageSpec> = BTreeMap::new();
         for id in &config.service.extensions {
@@ -63,6 +87,7 @@ impl Service {
             let ctx = ExtensionContext {
                 id: id.clone(),
                 shutdown: self.extensions_stop.clone(),
+                host: host.clone(),
             };
             let handle = ext
                 .start(ctx)
@@ -198,7 +223,9 @@ impl Service {
             pipelines,
             exporters,
             extensions,
+            status,
         } = self;
+        status.set(Status::Stopping);
         receivers_stop.cancel();
         let drain = async {
             for (id, h) in receivers {
