@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use super::retry::{Backoff, RetryConfig};
 use crate::component::{ComponentId, ExportError, Exporter, ExporterBatch, Sizer, StorageSpec};
 use crate::signal::Batch;
-use crate::telemetry::{exporter_health, metrics as own, LogOnce};
+use crate::telemetry::{exporter_health, metrics as own, spans, LogOnce};
 
 /// Where an exporter's input goes: an in-memory queue, or a persistent one.
 #[derive(Clone)]
@@ -284,8 +284,26 @@ impl Job {
         let signal = batch.signal();
         let items = batch.item_count() as u64;
         let mut backoff = Backoff::new(&self.retry);
+        let span_name = format!("exporter/{}/export", self.id);
+        let mut attempt = 0u32;
         loop {
-            let err = match self.exporter.export(&batch.data).await {
+            attempt += 1;
+            let (start, started) = (std::time::SystemTime::now(), std::time::Instant::now());
+            let result = self.exporter.export(&batch.data).await;
+            spans::record(
+                &span_name,
+                spans::SpanRecord {
+                    start,
+                    duration: started.elapsed(),
+                    attributes: vec![
+                        ("signal", signal.to_string()),
+                        ("items", items.to_string()),
+                        ("attempt", attempt.to_string()),
+                    ],
+                    error: result.as_ref().err().map(|e| e.to_string()),
+                },
+            );
+            let err = match result {
                 Ok(()) => {
                     own::exporter_sent(&self.id, signal, items);
                     return;

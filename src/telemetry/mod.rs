@@ -8,5 +8,6 @@ pub mod metrics;
 pub mod process;
 pub mod registry;
 pub mod server;
+pub mod spans;
 
 pub use logs::LogOnce;
