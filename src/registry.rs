@@ -93,6 +93,7 @@ pub fn extensions() -> &'static [Factory<ExtensionCreate>] {
     static TABLE: &[Factory<ExtensionCreate>] = &[
         extensions::file_storage::FACTORY,
         extensions::health_check::FACTORY,
+        extensions::pprof::FACTORY,
         extensions::zpages::FACTORY,
     ];
     TABLE
