@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -43,6 +43,29 @@ pub struct HealthCheckConfig {
     pub response_body: Option<ResponseBody>,
     /// Readiness that also considers exporters' recent failures.
     pub check_collector_pipeline: PipelineCheck,
+    /// An opt-in endpoint on this listener that reloads the config (Sluice's addition).
+    pub reload: ReloadEndpoint,
+}
+
+/// `reload`: `POST {path}` re-reads and validates the config files; 200 when the new config
+/// is valid and being applied, 400 with the validation errors (the running pipelines are
+/// kept).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReloadEndpoint {
+    /// Off by default.
+    pub enabled: bool,
+    /// Default `/reload`.
+    pub path: String,
+}
+
+impl Default for ReloadEndpoint {
+    fn default() -> Self {
+        ReloadEndpoint {
+            enabled: false,
+            path: "/reload".into(),
+        }
+    }
 }
 
 impl Default for HealthCheckConfig {
@@ -52,6 +75,7 @@ impl Default for HealthCheckConfig {
             path: "/".into(),
             response_body: None,
             check_collector_pipeline: PipelineCheck::default(),
+            reload: ReloadEndpoint::default(),
         }
     }
 }
@@ -99,6 +123,12 @@ fn create(_id: &ComponentId, raw: &Value) -> Result<Box<dyn Extension>, Componen
         return Err(ComponentConfigError::at(
             &["path"],
             format!("path {:?} must start with '/'", cfg.path),
+        ));
+    }
+    if cfg.reload.enabled && (!cfg.reload.path.starts_with('/') || cfg.reload.path == cfg.path) {
+        return Err(ComponentConfigError::at(
+            &["reload", "path"],
+            "reload.path must start with '/' and differ from path",
         ));
     }
     if cfg.check_collector_pipeline.enabled {
@@ -192,6 +222,29 @@ fn respond(cfg: &HealthCheckConfig, host: &Host) -> Response {
     (code, [(header::CONTENT_TYPE, ct)], body).into_response()
 }
 
+async fn reload(host: &Host) -> Response {
+    let Some(tx) = &host.reload else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "reload is not available in this process\n",
+        )
+            .into_response();
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if tx.send(reply).is_err() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    match answer.await {
+        Ok(Ok(())) => (StatusCode::OK, "config valid; reloading\n").into_response(),
+        Ok(Err(errors)) => (
+            StatusCode::BAD_REQUEST,
+            format!("config rejected; the running pipelines are kept:\n{errors}\n"),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
+    }
+}
+
 #[async_trait]
 impl Extension for HealthCheck {
     async fn start(self: Box<Self>, ctx: ExtensionContext) -> anyhow::Result<JoinHandle<()>> {
@@ -205,13 +258,23 @@ impl Extension for HealthCheck {
         let cfg = std::sync::Arc::new(self.cfg);
         let host = ctx.host.clone();
         let path = cfg.path.clone();
-        let app = Router::new().route(
+        let (reload_cfg, reload_host) = (cfg.reload.clone(), host.clone());
+        let mut app = Router::new().route(
             &path,
             get(move || {
                 let (cfg, host) = (cfg.clone(), host.clone());
                 async move { respond(&cfg, &host) }
             }),
         );
+        if reload_cfg.enabled {
+            app = app.route(
+                &reload_cfg.path,
+                post(move || {
+                    let host = reload_host.clone();
+                    async move { reload(&host).await }
+                }),
+            );
+        }
         let stop = ctx.shutdown.clone();
         Ok(tokio::spawn(async move {
             let _ = axum::serve(listener, app)

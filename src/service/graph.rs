@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::pipeline::admission::{Gate, Gates};
 use crate::pipeline::{self, Consumer, Consumers, ExporterInput, PipelineInput};
 use crate::registry;
-use crate::service::host::{Host, Status, StatusSender};
+use crate::service::host::{Host, ReloadSender, Status, StatusSender};
 use crate::signal::Signal;
 
 /// A started service. Drop without `shutdown` aborts nothing gracefully: call `shutdown`.
@@ -35,6 +35,7 @@ impl Service {
             Arc::new(config.clone()),
             Arc::new(serde_json::Value::Null),
             StatusSender::new(),
+            None,
         )
         .await
     }
@@ -42,13 +43,15 @@ impl Service {
     /// As [`Service::start`], also giving extensions the merged config document (for zpages)
     /// and reporting the service's status through `status`: `Starting` until every component
     /// started, then `Ready`, and `Stopping` from the start of [`Service::shutdown`].
+    /// `reload`, when given, lets extensions request a config reload.
     pub async fn start_with(
         config: Arc<Config>,
         document: Arc<serde_json::Value>,
         status: StatusSender,
+        reload: Option<ReloadSender>,
     ) -> anyhow::Result<Service> {
         status.set(Status::Starting);
-        let host = Host::new(&status, config.clone(), document);
+        let host = Host::new(&status, config.clone(), document).with_reload(reload);
         let mut svc = Service {
             receivers_stop: CancellationToken::new(),
             extensions_stop: CancellationToken::new(),
@@ -216,6 +219,31 @@ impl Service {
     /// and exporters, then stops extensions. Returns false if `deadline` passed first (what was
     /// still in flight is then abandoned and logged).
     pub async fn shutdown(self, deadline: Duration) -> bool {
+        self.status.set(Status::Stopping);
+        self.drain(deadline).await
+    }
+
+    /// The first half of a hand-over to a new graph (hot reload): stops the receivers (each
+    /// answers its in-flight requests, so what it accepted is in the pipelines) and the
+    /// extensions, which frees their ports for the new graph. Pipelines and exporters keep
+    /// running; finish with [`Service::drain`]. The status is left alone.
+    pub async fn stop_intake(&mut self) {
+        self.receivers_stop.cancel();
+        for (id, h) in self.receivers.drain(..) {
+            if let Err(e) = h.await {
+                tracing::error!(receiver = %id, error = %e, "receiver task failed");
+            }
+        }
+        self.extensions_stop.cancel();
+        for (id, h) in self.extensions.drain(..) {
+            if let Err(e) = h.await {
+                tracing::error!(extension = %id, error = %e, "extension task failed");
+            }
+        }
+    }
+
+    /// As [`Service::shutdown`], without touching the status (a newer graph may own it).
+    pub async fn drain(self, deadline: Duration) -> bool {
         let Service {
             receivers_stop,
             extensions_stop,
@@ -223,9 +251,8 @@ impl Service {
             pipelines,
             exporters,
             extensions,
-            status,
+            status: _,
         } = self;
-        status.set(Status::Stopping);
         receivers_stop.cancel();
         let drain = async {
             for (id, h) in receivers {

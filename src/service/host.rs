@@ -47,6 +47,13 @@ impl Default for StatusSender {
     }
 }
 
+/// A config reload request: answered with `Ok` once the new config is valid and about to be
+/// applied, or with the validation errors (the running graph is then kept).
+pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
+
+/// Where reload requests go (the `sluice` binary's main loop), when reloading is possible.
+pub type ReloadSender = tokio::sync::mpsc::UnboundedSender<ReloadRequest>;
+
 /// What an extension is told about the service.
 #[derive(Clone)]
 pub struct Host {
@@ -56,6 +63,9 @@ pub struct Host {
     pub config: Arc<Config>,
     /// The merged, expanded config document (not yet redacted), when known.
     pub document: Arc<serde_json::Value>,
+    /// Asks for a config reload (health_check's reload endpoint); `None` when the service
+    /// was started without a reloadable config.
+    pub reload: Option<ReloadSender>,
 }
 
 impl Host {
@@ -69,7 +79,14 @@ impl Host {
             status: status.subscribe(),
             config,
             document,
+            reload: None,
         }
+    }
+
+    /// The same host, able to request reloads through `reload`.
+    pub fn with_reload(mut self, reload: Option<ReloadSender>) -> Host {
+        self.reload = reload;
+        self
     }
 
     /// The status now.
