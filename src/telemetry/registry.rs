@@ -216,19 +216,25 @@ impl Registry {
         let help = self.help.read().unwrap_or_else(|e| e.into_inner());
         let mut out = String::with_capacity(4096);
         let mut last: Option<&str> = None;
-        for ((name, labels), cell) in series.iter() {
-            if !keep(name) {
+        for ((raw_name, labels), cell) in series.iter() {
+            if !keep(raw_name) {
                 continue;
             }
-            if last != Some(name.as_str()) {
+            let name = sanitize(raw_name, true);
+            let name = name.as_ref();
+            if last != Some(raw_name.as_str()) {
                 let kind = match cell {
                     Cell::Counter(_) => MetricKind::Counter,
                     Cell::Gauge(_) => MetricKind::Gauge,
                     Cell::Histogram(_) => MetricKind::Histogram,
                 };
-                let _ = writeln!(out, "# HELP {name} {}", escape_help(help_of(&help, name)));
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {}",
+                    escape_help(help_of(&help, raw_name))
+                );
                 let _ = writeln!(out, "# TYPE {name} {}", kind.as_str());
-                last = Some(name);
+                last = Some(raw_name);
             }
             match cell {
                 Cell::Counter(c) => write_sample(
@@ -278,6 +284,26 @@ fn escape_label(s: &str) -> String {
         .replace('"', "\\\"")
 }
 
+/// A metric or label name made valid for the Prometheus text format: characters other than
+/// letters, digits, `_` (and `:` in metric names) become `_` (`…spans.filtered` →
+/// `…spans_filtered`, as the collector's Prometheus exporter names it).
+pub fn sanitize(name: &str, colon_ok: bool) -> std::borrow::Cow<'_, str> {
+    let ok = |i: usize, c: char| {
+        c.is_ascii_alphabetic()
+            || c == '_'
+            || (colon_ok && c == ':')
+            || (i > 0 && c.is_ascii_digit())
+    };
+    if name.chars().enumerate().all(|(i, c)| ok(i, c)) {
+        return name.into();
+    }
+    name.chars()
+        .enumerate()
+        .map(|(i, c)| if ok(i, c) { c } else { '_' })
+        .collect::<String>()
+        .into()
+}
+
 /// Formats a sample value as Prometheus expects (`+Inf`, `NaN`, integers without `.0`).
 pub fn fmt_value(v: f64) -> String {
     if v.is_nan() {
@@ -308,7 +334,7 @@ pub fn write_sample(
                 out.push(',');
             }
             first = false;
-            let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+            let _ = write!(out, "{}=\"{}\"", sanitize(k, false), escape_label(v));
         }
         if let Some(le) = le {
             if !first {
@@ -437,6 +463,15 @@ mod tests {
             7.0
         );
         assert_eq!(reg.sum("otelcol_receiver_accepted_spans", &[]), 8.0);
+        metrics::with_local_recorder(&reg, || {
+            metrics::counter!("otelcol_processor_filter_spans.filtered", "filter" => "f")
+                .increment(2);
+        });
+        let text = reg.render(|_| true, "");
+        assert!(text.contains("# TYPE otelcol_processor_filter_spans_filtered counter\n"));
+        assert!(text.contains("otelcol_processor_filter_spans_filtered{filter=\"f\"} 2\n"));
+        assert_eq!(sanitize("9a.b:c", true), "_a_b:c");
+        assert_eq!(sanitize("a:b", false), "a_b");
         let filtered = reg.render(|n| !n.starts_with("otelcol_processor_batch"), "");
         assert!(!filtered.contains("batch_send_size"));
     }
