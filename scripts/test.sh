@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs every Sluice test on a fresh machine, installing what the tests need first:
 #   - a Python venv (.venv) with the OpenTelemetry SDK and its OTLP exporters, for interop tests;
-#   - Debian's prometheus (2.42, with promtool) and prometheus-node-exporter, as real peers.
-#     (node_exporter is the real scrape target of tests/prometheus_receiver.rs).
+#   - Debian's prometheus (2.42, with promtool) and prometheus-node-exporter, as real peers
+#     (node_exporter is the real scrape target of tests/prometheus_receiver.rs);
+#   - Debian's chromium, the headless browser that renders the zpages pages in tests/zpages.rs.
 # Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== Debian packages: prometheus, prometheus-node-exporter"
+echo "== Debian packages: prometheus, prometheus-node-exporter, chromium"
 need=()
+command -v chromium >/dev/null || need+=(chromium)
 command -v prometheus >/dev/null || need+=(prometheus)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)

@@ -325,6 +325,8 @@ pub struct ExtensionContext {
     pub id: ComponentId,
     /// Cancelled when the service stops.
     pub shutdown: CancellationToken,
+    /// The service's status and config.
+    pub host: crate::service::Host,
 }
 
 /// Where a storage extension keeps persistent queues.

@@ -24,6 +24,11 @@ struct Cli {
     #[arg(long = "config", short = 'c', global = true, value_name = "FILE")]
     config: Vec<PathBuf>,
 
+    /// Reload the config when a config file's modification time changes (polled every
+    /// second). SIGHUP always reloads.
+    #[arg(long, global = true)]
+    watch_config: bool,
+
     /// How long to drain accepted data on SIGTERM/SIGINT before giving up.
     #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
     shutdown_timeout: Duration,
@@ -60,6 +65,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn main() -> ExitCode {
     telemetry::memory::use_jemalloc();
+    telemetry::process::mark_start();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Components) => {
@@ -144,7 +150,27 @@ fn run(cli: &Cli) -> ExitCode {
         }
     };
     rt.block_on(async {
-        let service = match Service::start(&loaded.config).await {
+        let telemetry_stop = tokio_util::sync::CancellationToken::new();
+        let metrics = &loaded.config.service.telemetry.metrics;
+        if metrics.level != telemetry::server::Level::None {
+            telemetry::registry::install();
+            telemetry::metrics::describe();
+        }
+        let telemetry_task = match telemetry::server::serve(metrics, telemetry_stop.clone()).await {
+            Ok(Some((addr, task))) => {
+                tracing::info!(%addr, "serving own metrics at http://{addr}/metrics");
+                Some(task)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let status = sluice::service::StatusSender::new();
+        let (reload_tx, mut reload_rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut service = match start_graph(&loaded, &status, &reload_tx).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!("{e:#}");
@@ -156,21 +182,150 @@ fn run(cli: &Cli) -> ExitCode {
             version = env!("CARGO_PKG_VERSION"),
             "Everything is ready. Begin running and processing data."
         );
-        let signal = wait_for_stop_signal().await;
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+        let mut hup = signal(SignalKind::hangup()).expect("install SIGHUP handler");
+        let mut running = loaded;
+        let mut mtimes = config_mtimes(&cli.config);
+        let mut poll = tokio::time::interval(Duration::from_secs(1));
+        let mut reloads = 0u64;
+        let signal = loop {
+            let (why, reply) = tokio::select! {
+                _ = term.recv() => break "SIGTERM",
+                _ = int.recv() => break "SIGINT",
+                _ = hup.recv() => ("SIGHUP", None),
+                Some(reply) = reload_rx.recv() => ("reload endpoint", Some(reply)),
+                _ = poll.tick(), if cli.watch_config => {
+                    let now = config_mtimes(&cli.config);
+                    if now == mtimes {
+                        continue;
+                    }
+                    ("config file changed", None)
+                }
+            };
+            mtimes = config_mtimes(&cli.config);
+            tracing::info!(trigger = why, "reloading the config");
+            let next = match config::load(&cli.config) {
+                Ok(next) => next,
+                Err(errors) => {
+                    tracing::error!(
+                        "new config rejected; the running pipelines are kept:\n{errors}"
+                    );
+                    if let Some(r) = reply {
+                        let _ = r.send(Err(errors.to_string()));
+                    }
+                    continue;
+                }
+            };
+            if let Some(r) = reply {
+                let _ = r.send(Ok(()));
+            }
+            for w in &next.warnings {
+                tracing::warn!("{w}");
+            }
+            if next.config.service.telemetry.metrics != running.config.service.telemetry.metrics {
+                tracing::warn!("service::telemetry::metrics changes apply at the next restart");
+            }
+            service = match reload(
+                service,
+                &running,
+                &next,
+                &status,
+                &reload_tx,
+                cli.shutdown_timeout,
+            )
+            .await
+            {
+                Ok(s) => {
+                    reloads += 1;
+                    running = next;
+                    tracing::info!(reloads, "reload complete");
+                    s
+                }
+                Err(Some(s)) => s,
+                Err(None) => {
+                    eprintln!("error: neither the new nor the previous config could be started");
+                    return ExitCode::FAILURE;
+                }
+            };
+        };
         tracing::info!(signal, "stopping: receivers closed, draining accepted data");
         if service.shutdown(cli.shutdown_timeout).await {
             tracing::info!("shutdown complete");
+        }
+        telemetry_stop.cancel();
+        if let Some(t) = telemetry_task {
+            let _ = t.await;
         }
         ExitCode::SUCCESS
     })
 }
 
-async fn wait_for_stop_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+async fn start_graph(
+    loaded: &config::Loaded,
+    status: &sluice::service::StatusSender,
+    reload: &sluice::service::host::ReloadSender,
+) -> anyhow::Result<Service> {
+    Service::start_with(
+        std::sync::Arc::new(loaded.config.clone()),
+        std::sync::Arc::new(loaded.expanded.clone()),
+        status.clone(),
+        Some(reload.clone()),
+    )
+    .await
+}
+
+/// Swaps the running graph for one built from `next`, losing nothing accepted: the old
+/// receivers stop (answering their in-flight requests) and the old extensions stop, freeing
+/// their ports; the new graph starts; then the old pipelines and exporters drain what they
+/// hold. If the new graph cannot start while the old one drains (an exporter's port still
+/// bound, say), the old one is drained first and the start retried; if it still fails, the
+/// previous config is started again (`Err(Some)`), or nothing could be (`Err(None)`).
+async fn reload(
+    mut old: Service,
+    running: &config::Loaded,
+    next: &config::Loaded,
+    status: &sluice::service::StatusSender,
+    reload_tx: &sluice::service::host::ReloadSender,
+    deadline: Duration,
+) -> Result<Service, Option<Service>> {
+    old.stop_intake().await;
+    match start_graph(next, status, reload_tx).await {
+        Ok(new) => {
+            if !old.drain(deadline).await {
+                tracing::error!("the previous pipelines did not drain in time");
+            }
+            return Ok(new);
+        }
+        Err(e) => {
+            tracing::warn!(
+                "new config cannot start beside the draining one ({e:#}); draining first"
+            );
+        }
     }
+    old.drain(deadline).await;
+    match start_graph(next, status, reload_tx).await {
+        Ok(new) => Ok(new),
+        Err(e) => {
+            tracing::error!(
+                "new config failed to start ({e:#}); starting the previous config again"
+            );
+            match start_graph(running, status, reload_tx).await {
+                Ok(s) => Err(Some(s)),
+                Err(e) => {
+                    tracing::error!("the previous config failed to start too: {e:#}");
+                    Err(None)
+                }
+            }
+        }
+    }
+}
+
+/// Modification times of the config files (None for one that cannot be read).
+fn config_mtimes(paths: &[PathBuf]) -> Vec<Option<std::time::SystemTime>> {
+    paths
+        .iter()
+        .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .collect()
 }

@@ -90,7 +90,12 @@ pub fn exporters() -> &'static [Factory<ExporterCreate>] {
 
 /// Built-in extensions.
 pub fn extensions() -> &'static [Factory<ExtensionCreate>] {
-    static TABLE: &[Factory<ExtensionCreate>] = &[extensions::file_storage::FACTORY];
+    static TABLE: &[Factory<ExtensionCreate>] = &[
+        extensions::file_storage::FACTORY,
+        extensions::health_check::FACTORY,
+        extensions::pprof::FACTORY,
+        extensions::zpages::FACTORY,
+    ];
     TABLE
 }
 

@@ -433,7 +433,25 @@ impl Validator {
             }
         }
         if let Some(m) = node.get("metrics") {
-            t.metrics = m.to_json();
+            match crate::telemetry::server::parse(&m.to_json()) {
+                Ok(settings) => t.metrics = settings,
+                Err(errors) => {
+                    for (path, message) in errors {
+                        let segs: Vec<&str> = path.iter().map(String::as_str).collect();
+                        let pos = segs
+                            .iter()
+                            .try_fold(m, |n, k| n.get(k))
+                            .map(|n| n.pos.clone())
+                            .unwrap_or_else(|| m.pos.clone());
+                        let mut p = "service::telemetry::metrics".to_string();
+                        for s in &segs {
+                            p.push_str("::");
+                            p.push_str(s);
+                        }
+                        self.err(&pos, &p, message, None);
+                    }
+                }
+            }
         }
         t
     }

@@ -69,15 +69,15 @@ pub struct PipelineConfig {
 pub struct TelemetryConfig {
     /// `logs.level`: debug, info (default), warn, error.
     pub log_level: String,
-    /// `metrics`, kept raw until Sluice serves its own metrics.
-    pub metrics: Value,
+    /// `metrics`: where Sluice serves its own metrics, and how many.
+    pub metrics: crate::telemetry::server::MetricsSettings,
 }
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
         TelemetryConfig {
             log_level: "info".to_string(),
-            metrics: Value::Null,
+            metrics: Default::default(),
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use super::retry::{Backoff, RetryConfig};
 use crate::component::{ComponentId, ExportError, Exporter, ExporterBatch, Sizer, StorageSpec};
 use crate::signal::Batch;
-use crate::telemetry::{metrics as own, LogOnce};
+use crate::telemetry::{exporter_health, metrics as own, spans, LogOnce};
 
 /// Where an exporter's input goes: an in-memory queue, or a persistent one.
 #[derive(Clone)]
@@ -132,6 +132,10 @@ fn spawn_in_memory(
             stage_tx
         }
     };
+    // otelcol_exporter_queue_size / _capacity, in the sizer's units.
+    own::exporter_queue_capacity(&id, capacity);
+    own::exporter_queue_size(&id, 0);
+    let gauge_budget = budget.clone();
     let input = ExporterInput {
         id: id.clone(),
         target: Target::Memory {
@@ -150,6 +154,11 @@ fn spawn_in_memory(
         let limit = Arc::new(Semaphore::new(concurrency));
         let log_once = Arc::new(LogOnce::default());
         while let Some((batch, budget_permit)) = rx.recv().await {
+            let queued = match &gauge_budget {
+                Some(b) => b.capacity - b.sem.available_permits().min(b.capacity),
+                None => rx.len(),
+            };
+            own::exporter_queue_size(&id, queued);
             let permit = limit.clone().acquire_owned().await.expect("semaphore open");
             let job = Job {
                 exporter: exporter.clone(),
@@ -275,14 +284,33 @@ impl Job {
         let signal = batch.signal();
         let items = batch.item_count() as u64;
         let mut backoff = Backoff::new(&self.retry);
+        let span_name = format!("exporter/{}/export", self.id);
+        let mut attempt = 0u32;
         loop {
-            let err = match self.exporter.export(&batch.data).await {
+            attempt += 1;
+            let (start, started) = (std::time::SystemTime::now(), std::time::Instant::now());
+            let result = self.exporter.export(&batch.data).await;
+            spans::record(
+                &span_name,
+                spans::SpanRecord {
+                    start,
+                    duration: started.elapsed(),
+                    attributes: vec![
+                        ("signal", signal.to_string()),
+                        ("items", items.to_string()),
+                        ("attempt", attempt.to_string()),
+                    ],
+                    error: result.as_ref().err().map(|e| e.to_string()),
+                },
+            );
+            let err = match result {
                 Ok(()) => {
                     own::exporter_sent(&self.id, signal, items);
                     return;
                 }
                 Err(e) => e,
             };
+            exporter_health::record_failure(&self.id.to_string());
             let (reason, wait) = match &err {
                 ExportError::Permanent(_) => ("permanent error, not retryable", None),
                 ExportError::Retryable { retry_after, .. } => {

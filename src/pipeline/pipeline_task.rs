@@ -6,8 +6,9 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::component::Processor;
+use crate::component::{ComponentId, Processor};
 use crate::signal::Batch;
+use crate::telemetry::metrics as own;
 
 use super::ExporterInput;
 
@@ -15,10 +16,12 @@ use super::ExporterInput;
 pub type PipelineInput = mpsc::Sender<Batch>;
 
 /// Spawns a pipeline: returns the sender for its input queue and the task handle. The task
-/// ends, after flushing its processors, once every sender of its queue is dropped.
+/// ends, after flushing its processors, once every sender of its queue is dropped. Each
+/// processor comes with its ID, which labels `otelcol_processor_incoming_items` and
+/// `otelcol_processor_outgoing_items`.
 pub fn spawn_pipeline(
     name: String,
-    processors: Vec<Box<dyn Processor>>,
+    processors: Vec<(ComponentId, Box<dyn Processor>)>,
     exporters: Vec<ExporterInput>,
 ) -> (PipelineInput, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(super::PIPELINE_QUEUE_BATCHES);
@@ -31,7 +34,7 @@ pub fn spawn_pipeline(
 }
 
 struct Chain {
-    processors: Vec<Box<dyn Processor>>,
+    processors: Vec<(ComponentId, Box<dyn Processor>)>,
     exporters: Vec<ExporterInput>,
 }
 
@@ -57,7 +60,8 @@ impl Chain {
         // Input closed: flush every processor in order, each flush passing through the rest.
         for i in 0..self.processors.len() {
             let mut out = Vec::new();
-            self.processors[i].shutdown(&mut out);
+            self.processors[i].1.shutdown(&mut out);
+            count_out(&self.processors[i].0, &out);
             self.run_from(i + 1, out).await;
         }
         tracing::debug!(pipeline = %name, "pipeline drained");
@@ -66,16 +70,21 @@ impl Chain {
     fn next_deadline(&self) -> Option<Instant> {
         self.processors
             .iter()
-            .filter_map(|p| p.next_deadline())
+            .filter_map(|(_, p)| p.next_deadline())
             .min()
     }
 
     async fn fire_deadlines(&mut self) {
         let now = Instant::now();
         for i in 0..self.processors.len() {
-            if self.processors[i].next_deadline().is_some_and(|d| d <= now) {
+            if self.processors[i]
+                .1
+                .next_deadline()
+                .is_some_and(|d| d <= now)
+            {
                 let mut out = Vec::new();
-                self.processors[i].on_deadline(now, &mut out);
+                self.processors[i].1.on_deadline(now, &mut out);
+                count_out(&self.processors[i].0, &out);
                 self.run_from(i + 1, out).await;
             }
         }
@@ -83,14 +92,16 @@ impl Chain {
 
     /// Runs batches through processors `start..` and exports what comes out.
     async fn run_from(&mut self, start: usize, mut batches: Vec<Batch>) {
-        for p in self.processors[start..].iter_mut() {
+        for (id, p) in self.processors[start..].iter_mut() {
             if batches.is_empty() {
                 return;
             }
             let mut out = Vec::with_capacity(batches.len());
             for b in batches {
+                own::processor_incoming(id, b.signal(), b.item_count() as u64);
                 p.process(b, &mut out);
             }
+            count_out(id, &out);
             batches = out;
         }
         for b in batches {
@@ -99,6 +110,13 @@ impl Chain {
             }
             fan_out(&self.exporters, b).await;
         }
+    }
+}
+
+/// Counts what a processor emitted.
+fn count_out(id: &ComponentId, out: &[Batch]) {
+    for b in out {
+        own::processor_outgoing(id, b.signal(), b.item_count() as u64);
     }
 }
 

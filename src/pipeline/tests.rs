@@ -262,7 +262,10 @@ async fn runs_processors_in_order_and_fans_out_to_every_exporter() {
     let (ib, hb) = spawn_exporter(id("b"), Box::new(b.clone()), None).unwrap();
     let (input, hp) = spawn_pipeline(
         "traces".into(),
-        vec![Box::new(Suffix("-1")), Box::new(Suffix("-2"))],
+        vec![
+            (id("s1"), Box::new(Suffix("-1")) as Box<dyn Processor>),
+            (id("s2"), Box::new(Suffix("-2")) as Box<dyn Processor>),
+        ],
         vec![ia, ib],
     );
     let consumer = Consumer::new(id("otlp"), Signal::Traces, vec![input]);
@@ -280,7 +283,11 @@ async fn receiver_shared_by_two_pipelines_delivers_to_both() {
     let (a, b) = (Recorder::default(), Recorder::default());
     let (ia, ha) = spawn_exporter(id("a"), Box::new(a.clone()), None).unwrap();
     let (ib, hb) = spawn_exporter(id("b"), Box::new(b.clone()), None).unwrap();
-    let (p1, h1) = spawn_pipeline("traces/1".into(), vec![Box::new(Suffix("-p1"))], vec![ia]);
+    let (p1, h1) = spawn_pipeline(
+        "traces/1".into(),
+        vec![(id("s"), Box::new(Suffix("-p1")) as Box<dyn Processor>)],
+        vec![ia],
+    );
     let (p2, h2) = spawn_pipeline("traces/2".into(), vec![], vec![ib]);
     let consumer = Consumer::new(id("otlp"), Signal::Traces, vec![p1, p2]);
     consumer.consume(traces(&["s"])).await.unwrap();
@@ -339,11 +346,14 @@ async fn held_data_is_flushed_on_deadline_and_on_shutdown() {
     let (input, hp) = spawn_pipeline(
         "traces".into(),
         vec![
-            Box::new(Hold {
-                held: vec![],
-                deadline: None,
-            }),
-            Box::new(Suffix("!")),
+            (
+                id("hold"),
+                Box::new(Hold {
+                    held: vec![],
+                    deadline: None,
+                }) as Box<dyn Processor>,
+            ),
+            (id("bang"), Box::new(Suffix("!")) as Box<dyn Processor>),
         ],
         vec![ie],
     );
@@ -376,7 +386,11 @@ async fn acknowledgements_wait_for_the_export_and_carry_its_failure() {
         &serde_json::json!({"timeout": "50ms", "send_batch_size": 100}),
     )
     .unwrap();
-    let (pin, hp) = spawn_pipeline("traces".into(), vec![batch_proc], vec![input]);
+    let (pin, hp) = spawn_pipeline(
+        "traces".into(),
+        vec![(id("batch"), batch_proc)],
+        vec![input],
+    );
     let consumer = Consumer::new(id("otlp"), Signal::Traces, vec![pin]).with_acks(true);
     // The first export fails for good: the sender hears about it.
     let err = consumer.consume(traces(&["a"])).await.unwrap_err();

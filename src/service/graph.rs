@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::pipeline::admission::{Gate, Gates};
 use crate::pipeline::{self, Consumer, Consumers, ExporterInput, PipelineInput};
 use crate::registry;
+use crate::service::host::{Host, ReloadSender, Status, StatusSender};
 use crate::signal::Signal;
 
 /// A started service. Drop without `shutdown` aborts nothing gracefully: call `shutdown`.
@@ -23,12 +24,34 @@ pub struct Service {
     pipelines: Vec<(String, JoinHandle<()>)>,
     exporters: Vec<(ComponentId, JoinHandle<()>)>,
     extensions: Vec<(ComponentId, JoinHandle<()>)>,
+    status: StatusSender,
 }
 
 impl Service {
     /// Builds and starts every component of the config. A component that cannot start (a port
     /// in use, say) stops what was started and returns an error naming the component.
     pub async fn start(config: &Config) -> anyhow::Result<Service> {
+        Service::start_with(
+            Arc::new(config.clone()),
+            Arc::new(serde_json::Value::Null),
+            StatusSender::new(),
+            None,
+        )
+        .await
+    }
+
+    /// As [`Service::start`], also giving extensions the merged config document (for zpages)
+    /// and reporting the service's status through `status`: `Starting` until every component
+    /// started, then `Ready`, and `Stopping` from the start of [`Service::shutdown`].
+    /// `reload`, when given, lets extensions request a config reload.
+    pub async fn start_with(
+        config: Arc<Config>,
+        document: Arc<serde_json::Value>,
+        status: StatusSender,
+        reload: Option<ReloadSender>,
+    ) -> anyhow::Result<Service> {
+        status.set(Status::Starting);
+        let host = Host::new(&status, config.clone(), document).with_reload(reload);
         let mut svc = Service {
             receivers_stop: CancellationToken::new(),
             extensions_stop: CancellationToken::new(),
@@ -36,9 +59,13 @@ impl Service {
             pipelines: Vec::new(),
             exporters: Vec::new(),
             extensions: Vec::new(),
+            status,
         };
-        match svc.build(config).await {
-            Ok(()) => Ok(svc),
+        match svc.build(&config, &host).await {
+            Ok(()) => {
+                svc.status.set(Status::Ready(std::time::SystemTime::now()));
+                Ok(svc)
+            }
             Err(e) => {
                 svc.shutdown(Duration::from_secs(5)).await;
                 Err(e)
@@ -46,7 +73,7 @@ impl Service {
         }
     }
 
-    async fn build(&mut self, config: &Config) -> anyhow::Result<()> {
+    async fn build(&mut self, config: &Config, host: &Host) -> anyhow::Result<()> {
         // Extensions first, as the collector starts them before pipelines.
         let mut storages: BTreeMap<ComponentId, StorageSpec> = BTreeMap::new();
         for id in &config.service.extensions {
@@ -63,6 +90,7 @@ impl Service {
             let ctx = ExtensionContext {
                 id: id.clone(),
                 shutdown: self.extensions_stop.clone(),
+                host: host.clone(),
             };
             let handle = ext
                 .start(ctx)
@@ -126,10 +154,10 @@ impl Service {
                     .ok_or_else(|| anyhow!("processor {id}: unknown type"))?;
                 let p = (factory.create)(id, pid.signal, raw)
                     .map_err(|e| anyhow!("processor {id} in pipeline {pid}: {e}"))?;
-                processors.push(p);
+                processors.push((id.clone(), p));
             }
             let pipeline_gates: Vec<Arc<dyn Gate>> =
-                processors.iter().filter_map(|p| p.gate()).collect();
+                processors.iter().filter_map(|(_, p)| p.gate()).collect();
             let exporters = pipeline
                 .exporters
                 .iter()
@@ -191,6 +219,31 @@ impl Service {
     /// and exporters, then stops extensions. Returns false if `deadline` passed first (what was
     /// still in flight is then abandoned and logged).
     pub async fn shutdown(self, deadline: Duration) -> bool {
+        self.status.set(Status::Stopping);
+        self.drain(deadline).await
+    }
+
+    /// The first half of a hand-over to a new graph (hot reload): stops the receivers (each
+    /// answers its in-flight requests, so what it accepted is in the pipelines) and the
+    /// extensions, which frees their ports for the new graph. Pipelines and exporters keep
+    /// running; finish with [`Service::drain`]. The status is left alone.
+    pub async fn stop_intake(&mut self) {
+        self.receivers_stop.cancel();
+        for (id, h) in self.receivers.drain(..) {
+            if let Err(e) = h.await {
+                tracing::error!(receiver = %id, error = %e, "receiver task failed");
+            }
+        }
+        self.extensions_stop.cancel();
+        for (id, h) in self.extensions.drain(..) {
+            if let Err(e) = h.await {
+                tracing::error!(extension = %id, error = %e, "extension task failed");
+            }
+        }
+    }
+
+    /// As [`Service::shutdown`], without touching the status (a newer graph may own it).
+    pub async fn drain(self, deadline: Duration) -> bool {
         let Service {
             receivers_stop,
             extensions_stop,
@@ -198,6 +251,7 @@ impl Service {
             pipelines,
             exporters,
             extensions,
+            status: _,
         } = self;
         receivers_stop.cancel();
         let drain = async {

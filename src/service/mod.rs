@@ -1,7 +1,9 @@
 //! The running service: builds the graph from a validated config and the registry, starts it,
 //! and stops it in order (receivers, then pipelines, then exporters, then extensions) so that
-//! everything accepted is drained.
+//! everything accepted is drained. Extensions see its status through a [`Host`].
 
 mod graph;
+pub mod host;
 
 pub use graph::Service;
+pub use host::{Host, Status, StatusSender};

@@ -147,3 +147,84 @@ pub fn probabilistic_sampler_sampled(
         "sampled" => if sampled { "true" } else { "false" })
     .increment(items);
 }
+
+/// Items that entered a processor (`otelcol_processor_incoming_items`).
+pub fn processor_incoming(id: &ComponentId, signal: Signal, items: u64) {
+    metrics::counter!("otelcol_processor_incoming_items",
+        "processor" => id.to_string(), "otel_signal" => signal.as_str())
+    .increment(items);
+}
+
+/// Items that left a processor (`otelcol_processor_outgoing_items`).
+pub fn processor_outgoing(id: &ComponentId, signal: Signal, items: u64) {
+    metrics::counter!("otelcol_processor_outgoing_items",
+        "processor" => id.to_string(), "otel_signal" => signal.as_str())
+    .increment(items);
+}
+
+/// Batches waiting in an exporter's queue now (`otelcol_exporter_queue_size`).
+pub fn exporter_queue_size(id: &ComponentId, batches: usize) {
+    metrics::gauge!("otelcol_exporter_queue_size", "exporter" => id.to_string())
+        .set(batches as f64);
+}
+
+/// How many batches an exporter's queue holds (`otelcol_exporter_queue_capacity`).
+pub fn exporter_queue_capacity(id: &ComponentId, batches: usize) {
+    metrics::gauge!("otelcol_exporter_queue_capacity", "exporter" => id.to_string())
+        .set(batches as f64);
+}
+
+/// Registers the collector's descriptions (`# HELP` lines) with the installed recorder.
+pub fn describe() {
+    for signal in Signal::ALL {
+        let item = signal.item_name().replace('_', " ");
+        let d = |prefix: &str, what: &str, text: String| {
+            metrics::describe_counter!(counter_name(prefix, what, signal), text);
+        };
+        d(
+            "receiver",
+            "accepted",
+            format!("Number of {item} successfully pushed into the pipeline."),
+        );
+        d(
+            "receiver",
+            "refused",
+            format!("Number of {item} that could not be pushed into the pipeline."),
+        );
+        d(
+            "exporter",
+            "sent",
+            format!("Number of {item} successfully sent to destination."),
+        );
+        d(
+            "exporter",
+            "send_failed",
+            format!("Number of {item} in failed attempts to send to destination."),
+        );
+        d(
+            "exporter",
+            "enqueue_failed",
+            format!("Number of {item} failed to be added to the sending queue."),
+        );
+    }
+    metrics::describe_counter!(
+        "otelcol_processor_incoming_items",
+        "Number of items passed to the processor."
+    );
+    metrics::describe_counter!(
+        "otelcol_processor_outgoing_items",
+        "Number of items emitted from the processor."
+    );
+    metrics::describe_gauge!(
+        "otelcol_exporter_queue_size",
+        "Current size of the retry queue (in batches)."
+    );
+    metrics::describe_gauge!(
+        "otelcol_exporter_queue_capacity",
+        "Fixed capacity of the retry queue (in batches)."
+    );
+    metrics::describe_histogram!(
+        "otelcol_processor_batch_batch_send_size",
+        "Number of units in the batch"
+    );
+}

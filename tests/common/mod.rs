@@ -53,18 +53,37 @@ pub struct Sluice {
 }
 
 impl Sluice {
-    /// Writes `yaml` to a temp file and starts `sluice --config FILE`.
+    /// Writes `yaml` to a temp file and starts `sluice --config OVERLAY --config FILE`.
+    ///
+    /// OVERLAY moves Sluice's own metrics endpoint (default localhost:8888) to a free port,
+    /// so the many daemons tests run at once do not collide; config files deep-merge with the
+    /// later one winning, so a test that sets `service.telemetry.metrics` itself still gets
+    /// its settings.
     pub fn start(yaml: &str) -> Sluice {
+        Sluice::start_with_args(yaml, &[])
+    }
+
+    /// As [`Sluice::start`], with extra command-line arguments after the config files.
+    pub fn start_with_args(yaml: &str, args: &[&str]) -> Sluice {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.yaml");
         std::fs::File::create(&config)
             .unwrap()
             .write_all(yaml.as_bytes())
             .unwrap();
+        let overlay = dir.path().join("telemetry-overlay.yaml");
+        std::fs::write(
+            &overlay,
+            "service:\n  telemetry:\n    metrics:\n      address: 127.0.0.1:0\n",
+        )
+        .unwrap();
         let stderr_path = dir.path().join("stderr.log");
         let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .arg("--config")
+            .arg(&overlay)
+            .arg("--config")
             .arg(&config)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr_path).unwrap())
             .spawn()
