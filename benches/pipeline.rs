@@ -64,7 +64,13 @@ fn bench_chain(
                 let (exp_in, exp_task) =
                     spawn_exporter(ComponentId::new("noop", None), Box::new(exporter), None)
                         .expect("in-memory exporter runner");
-                let (pipe_in, pipe_task) = spawn_pipeline(name.to_string(), make(), vec![exp_in]);
+                let processors = make()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| (ComponentId::new("bench", Some(&i.to_string())), p))
+                    .collect();
+                let (pipe_in, pipe_task) =
+                    spawn_pipeline(name.to_string(), processors, vec![exp_in]);
                 let consumer =
                     Consumer::new(ComponentId::new("bench", None), signal, vec![pipe_in]);
                 let start = Instant::now();
