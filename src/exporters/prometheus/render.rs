@@ -138,6 +138,39 @@ pub fn render(store: &Store, opts: RenderOptions, target_info_name: &str) -> Str
     out
 }
 
+/// The `_sum`, `_count` and (OpenMetrics) `_created` samples of a histogram or summary.
+fn sum_count_created(
+    out: &mut String,
+    name: &str,
+    labels: &Labels,
+    (sum, count): (f64, u64),
+    created: Option<&str>,
+    ts: Option<u64>,
+    format: Format,
+) {
+    sample(
+        out,
+        &format!("{name}_sum"),
+        labels,
+        None,
+        &num(sum),
+        ts,
+        format,
+    );
+    sample(
+        out,
+        &format!("{name}_count"),
+        labels,
+        None,
+        &count.to_string(),
+        ts,
+        format,
+    );
+    if let Some(c) = created {
+        sample(out, &format!("{name}_created"), labels, None, c, ts, format);
+    }
+}
+
 fn family_block(out: &mut String, name: &str, f: &Family, opts: RenderOptions) {
     let om = opts.format == Format::OpenMetrics;
     // OpenMetrics names a counter family without `_total`; its samples carry it. Text 0.0.4
@@ -227,35 +260,15 @@ fn family_block(out: &mut String, name: &str, f: &Family, opts: RenderOptions) {
                     ts,
                     opts.format,
                 );
-                sample(
+                sum_count_created(
                     out,
-                    &format!("{name}_sum"),
+                    name,
                     labels,
-                    None,
-                    &num(*sum),
+                    (*sum, *count),
+                    created.as_deref(),
                     ts,
                     opts.format,
                 );
-                sample(
-                    out,
-                    &format!("{name}_count"),
-                    labels,
-                    None,
-                    &count.to_string(),
-                    ts,
-                    opts.format,
-                );
-                if let Some(c) = &created {
-                    sample(
-                        out,
-                        &format!("{name}_created"),
-                        labels,
-                        None,
-                        c,
-                        ts,
-                        opts.format,
-                    );
-                }
             }
             Value::Summary {
                 quantiles,
@@ -274,35 +287,15 @@ fn family_block(out: &mut String, name: &str, f: &Family, opts: RenderOptions) {
                         opts.format,
                     );
                 }
-                sample(
+                sum_count_created(
                     out,
-                    &format!("{name}_sum"),
+                    name,
                     labels,
-                    None,
-                    &num(*sum),
+                    (*sum, *count),
+                    created.as_deref(),
                     ts,
                     opts.format,
                 );
-                sample(
-                    out,
-                    &format!("{name}_count"),
-                    labels,
-                    None,
-                    &count.to_string(),
-                    ts,
-                    opts.format,
-                );
-                if let Some(c) = &created {
-                    sample(
-                        out,
-                        &format!("{name}_created"),
-                        labels,
-                        None,
-                        c,
-                        ts,
-                        opts.format,
-                    );
-                }
             }
         }
     }
