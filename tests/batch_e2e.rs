@@ -43,11 +43,7 @@ fn request(tenant: &str, n: usize) -> ExportTraceServiceRequest {
 
 #[test]
 fn tenants_are_batched_apart_and_flushed_on_timeout() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(1);
     let sink = Sink::start(&rt);
     let http = free_port();
     let _sluice = Sluice::start(&format!(

@@ -182,11 +182,7 @@ fn send_all(transport: &Transport, service: &str) -> Sent {
 }
 
 fn run(transport_of: impl Fn(u16, u16) -> Transport, service: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(2);
     let sink = Sink::start(&rt);
     let (grpc, http) = (free_port(), free_port());
     let sluice = Sluice::start(&config(grpc, http, &sink));

@@ -136,11 +136,7 @@ fn logs() -> ExportLogsServiceRequest {
 
 #[test]
 fn filter_processor_drops_what_its_conditions_match() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(2);
     let sink = Sink::start(&rt);
     let http = free_port();
     let sluice = Sluice::start(&format!(

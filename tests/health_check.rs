@@ -56,11 +56,7 @@ fn post_spans(http: u16, n: usize) {
 
 #[test]
 fn available_when_running_unavailable_while_stopping() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(1);
     // Every export takes 3 s, so draining at shutdown takes a while.
     let sink = Sink::start_slow(&rt, Duration::from_secs(3));
     let (http, hc) = (free_port(), free_port());
@@ -132,11 +128,7 @@ service:
 
 #[test]
 fn pipeline_check_reports_a_failing_exporter_until_it_recovers() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(1);
     let (http, hc, backend) = (free_port(), free_port(), free_port());
     let _sluice = Sluice::start(&format!(
         r#"

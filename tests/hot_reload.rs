@@ -108,11 +108,7 @@ fn sender(
 
 #[test]
 fn ten_reloads_under_load_lose_nothing() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(1);
     let sink = Sink::start(&rt);
     let (http, hc) = (free_port(), free_port());
     let sink_addr = sink.grpc.to_string();
@@ -199,11 +195,7 @@ fn ten_reloads_under_load_lose_nothing() {
 
 #[test]
 fn watch_config_reloads_on_change() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(1);
     let sink = Sink::start(&rt);
     let (http, hc, http2) = (free_port(), free_port(), free_port());
     let sink_addr = sink.grpc.to_string();

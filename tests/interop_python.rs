@@ -28,11 +28,7 @@ fn python() -> PathBuf {
 }
 
 fn run(protocol: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(2);
     let sink = Sink::start(&rt);
     let (grpc, http) = (free_port(), free_port());
     let sluice = Sluice::start(&format!(

@@ -40,11 +40,7 @@ fn request(batch: usize, spans_per_request: usize) -> ExportTraceServiceRequest 
 fn sigterm_drains_everything_accepted_before_it() {
     const REQUESTS: usize = 40;
     const SPANS: usize = 50;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(2);
     // A slow backend: accepted data is still queued inside Sluice when SIGTERM arrives.
     let sink = Sink::start_slow(&rt, Duration::from_millis(300));
     let grpc = free_port();

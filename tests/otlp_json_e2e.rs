@@ -20,11 +20,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 #[test]
 fn spec_examples_pass_through_unchanged() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(2);
     let sink = Sink::start(&rt);
     let http = free_port();
     let sluice = Sluice::start(&format!(

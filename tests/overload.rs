@@ -103,11 +103,7 @@ struct Outcome {
 
 #[test]
 fn memory_stays_bounded_refusals_are_retryable_and_nothing_accepted_is_lost() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(2);
     let grpc = free_port();
     let http = free_port();
     let backend = free_port();

@@ -101,11 +101,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[test]
 fn counts_equal_what_was_sent_per_component() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(1);
     let sink = Sink::start(&rt);
     let (http, own) = (free_port(), free_port());
     let _sluice = Sluice::start(&format!(

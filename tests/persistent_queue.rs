@@ -76,11 +76,7 @@ service:
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    common::runtime(2)
 }
 
 /// Sends one request of `n` spans starting at `first`; true if Sluice acknowledged it.

@@ -31,11 +31,7 @@ fn python() -> PathBuf {
 
 #[test]
 fn python_spans_through_the_usual_processor_chain() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(2);
     let sink = Sink::start(&rt);
     let http = free_port();
     let sluice = Sluice::start(&format!(

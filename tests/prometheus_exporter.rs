@@ -22,11 +22,7 @@ fn tool(name: &str) -> Option<String> {
 
 /// Sends a counter, an up-down counter, a gauge and a histogram with the SDK.
 fn send_metrics(grpc: u16) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(1);
     rt.block_on(async {
         let exporter = opentelemetry_otlp::MetricExporter::builder()
             .with_tonic()

@@ -86,11 +86,7 @@ fn scrapes_node_exporter_and_isolates_dead_targets() {
         }
     });
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(1);
     let sink = Sink::start(&rt);
     let mut sluice = Sluice::start(&format!(
         r#"

@@ -29,11 +29,7 @@ fn str_kv(k: &str, v: &str) -> KeyValue {
 
 #[test]
 fn resource_then_sampler_keep_what_the_collector_keeps() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(1);
     let sink = Sink::start(&rt);
     let http = free_port();
     let sluice = Sluice::start(&format!(

@@ -93,11 +93,7 @@ service:
 
 #[test]
 fn pages_show_live_state() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(1);
     let sink = Sink::start(&rt);
     let (_sluice, zp) = start(&sink);
     let base = format!("http://127.0.0.1:{zp}/debug");
@@ -197,11 +193,7 @@ fn a_real_browser_renders_pipelinez_and_tracez() {
         eprintln!("SKIPPED: chromium is not installed (scripts/test.sh installs it)");
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime(1);
     let sink = Sink::start(&rt);
     let (_sluice, zp) = start(&sink);
     let base = format!("http://127.0.0.1:{zp}/debug");

@@ -43,6 +43,15 @@ pub fn wait_port(port: u16) {
     );
 }
 
+/// A multi-threaded tokio runtime with `workers` threads, for test clients and sinks.
+pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// A `sluice` daemon run from the built binary with a config written to a temp file.
 pub struct Sluice {
     child: Option<Child>,
