@@ -248,11 +248,7 @@ async fn reload(host: &Host) -> Response {
 #[async_trait]
 impl Extension for HealthCheck {
     async fn start(self: Box<Self>, ctx: ExtensionContext) -> anyhow::Result<JoinHandle<()>> {
-        let listener = tokio::net::TcpListener::bind(&self.cfg.endpoint)
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("{}: cannot listen on {}: {e}", ctx.id, self.cfg.endpoint)
-            })?;
+        let listener = super::listen(&ctx.id, &self.cfg.endpoint).await?;
         tracing::info!(extension = %ctx.id, endpoint = %listener.local_addr()?, path = %self.cfg.path,
             "health_check serving");
         let cfg = std::sync::Arc::new(self.cfg);
@@ -275,12 +271,11 @@ impl Extension for HealthCheck {
                 }),
             );
         }
-        let stop = ctx.shutdown.clone();
-        Ok(tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-        }))
+        Ok(crate::extensions::serve_until(
+            listener,
+            app,
+            ctx.shutdown.clone(),
+        ))
     }
 }
 

@@ -239,11 +239,7 @@ const INDEX: &str = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>/
 #[async_trait]
 impl Extension for Pprof {
     async fn start(self: Box<Self>, ctx: ExtensionContext) -> anyhow::Result<JoinHandle<()>> {
-        let listener = tokio::net::TcpListener::bind(&self.cfg.endpoint)
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("{}: cannot listen on {}: {e}", ctx.id, self.cfg.endpoint)
-            })?;
+        let listener = crate::extensions::listen(&ctx.id, &self.cfg.endpoint).await?;
         tracing::info!(extension = %ctx.id, endpoint = %listener.local_addr()?, "pprof serving");
         let freq = self.cfg.sampling_rate;
         let app = Router::new()
@@ -264,12 +260,11 @@ impl Extension for Pprof {
                     )
                 }),
             );
-        let stop = ctx.shutdown.clone();
-        Ok(tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-        }))
+        Ok(crate::extensions::serve_until(
+            listener,
+            app,
+            ctx.shutdown.clone(),
+        ))
     }
 }
 

@@ -116,11 +116,7 @@ fn parse_query(q: &str) -> HashMap<String, String> {
 #[async_trait]
 impl Extension for ZPages {
     async fn start(self: Box<Self>, ctx: ExtensionContext) -> anyhow::Result<JoinHandle<()>> {
-        let listener = tokio::net::TcpListener::bind(&self.cfg.endpoint)
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("{}: cannot listen on {}: {e}", ctx.id, self.cfg.endpoint)
-            })?;
+        let listener = crate::extensions::listen(&ctx.id, &self.cfg.endpoint).await?;
         tracing::info!(extension = %ctx.id, endpoint = %listener.local_addr()?, "zpages serving");
         let host = ctx.host.clone();
         let (h1, h2, h3) = (host.clone(), host.clone(), host.clone());
@@ -160,12 +156,11 @@ impl Extension for ZPages {
                     ))
                 }),
             );
-        let stop = ctx.shutdown.clone();
-        Ok(tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-        }))
+        Ok(crate::extensions::serve_until(
+            listener,
+            app,
+            ctx.shutdown.clone(),
+        ))
     }
 }
 
