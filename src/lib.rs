@@ -18,3 +18,4 @@ pub mod service;
 pub mod signal;
 pub mod storage;
 pub mod telemetry;
+pub mod tls;

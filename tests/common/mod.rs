@@ -2,6 +2,7 @@
 //! a running `sluice` process, ports and waiting.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod sink;
 
 use std::io::Write;

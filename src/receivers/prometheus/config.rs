@@ -9,8 +9,10 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::relabel::{RelabelConfig, Rule};
+use super::tls_config::TlsConfig;
 use crate::component::ComponentConfigError;
 use crate::config::decode::{decode, did_you_mean};
+use crate::tls::ClientTls;
 
 /// Where a cumulative point's start time comes from when the target exposes no `_created`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -169,22 +171,6 @@ impl Default for Authorization {
     }
 }
 
-/// `tls_config` (only used with `scheme: https`, which is not supported yet).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsConfig {
-    /// Skip server certificate verification.
-    pub insecure_skip_verify: bool,
-    /// CA bundle.
-    pub ca_file: Option<String>,
-    /// Client certificate.
-    pub cert_file: Option<String>,
-    /// Client key.
-    pub key_file: Option<String>,
-    /// Server name for SNI and verification.
-    pub server_name: Option<String>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScrapeRaw {
@@ -257,7 +243,7 @@ pub struct ScrapeConfig {
     pub scrape_timeout: Duration,
     /// Path (default `/metrics`).
     pub metrics_path: String,
-    /// `http` (https is refused at config time).
+    /// `http` or `https` (relabeling may still change it per target).
     pub scheme: String,
     /// URL parameters.
     pub params: BTreeMap<String, Vec<String>>,
@@ -277,8 +263,8 @@ pub struct ScrapeConfig {
     pub metric_relabel: Vec<Rule>,
     /// Authentication.
     pub auth: Auth,
-    /// TLS settings (kept for when https is supported).
-    pub tls: TlsConfig,
+    /// TLS client settings for https targets, checked (files readable, key matches).
+    pub tls: ClientTls,
     /// Most samples a scrape may keep after metric relabeling (0 = no limit).
     pub sample_limit: u64,
     /// Largest uncompressed body in bytes (0 = no limit).
@@ -465,21 +451,16 @@ fn check_scrape(
         }
         None => global.scrape_timeout.min(interval),
     };
-    match r.scheme.as_str() {
-        "http" => {}
-        "https" => {
-            return Err(at(
-                &key("scheme"),
-                "https scraping is not supported yet (Sluice has no TLS client); use http",
-            ))
-        }
-        other => {
-            return Err(at(
-                &key("scheme"),
-                format!("unsupported scheme {other:?} (expected http)"),
-            ))
-        }
+    if !matches!(r.scheme.as_str(), "http" | "https") {
+        return Err(at(
+            &key("scheme"),
+            format!("unsupported scheme {:?} (expected http or https)", r.scheme),
+        ));
     }
+    let tls = r
+        .tls_config
+        .client_tls()
+        .map_err(|e| at(&key("tls_config"), e.0))?;
     if !r.metrics_path.starts_with('/') {
         return Err(at(&key("metrics_path"), "must start with '/'"));
     }
@@ -615,7 +596,7 @@ fn check_scrape(
         relabel,
         metric_relabel,
         auth,
-        tls: r.tls_config,
+        tls,
         sample_limit: r.sample_limit,
         body_size_limit,
         external_labels: external_labels.to_vec(),
@@ -806,7 +787,7 @@ mod tests {
                 "relabel_configs": [{"source_labels": ["__address__"], "target_label": "x"}],
                 "metric_relabel_configs": [{"regex": "go_.*", "source_labels": ["__name__"], "action": "drop"}],
                 "basic_auth": {"username": "u", "password": "p"},
-                "tls_config": {"insecure_skip_verify": true},
+                "tls_config": {"insecure_skip_verify": true, "min_version": "TLS13"},
                 "sample_limit": 100,
                 "body_size_limit": "10MB",
             }]}}))
@@ -815,6 +796,7 @@ mod tests {
         assert_eq!(s.body_size_limit, 10 << 20);
         assert_eq!(s.sample_limit, 100);
         assert!(s.tls.insecure_skip_verify);
+        assert_eq!(s.tls.min_version, Some(crate::tls::TlsVersion::Tls13));
         assert_eq!(
             s.file_sd_configs[0].refresh_interval,
             Duration::from_secs(60)

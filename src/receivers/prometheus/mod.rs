@@ -3,12 +3,14 @@
 //! `config:`, and delivers the samples as OTLP metrics.
 
 pub mod adjust;
+pub mod client;
 pub mod config;
 pub mod convert;
 pub mod discovery;
 pub mod parser;
 pub mod relabel;
 pub mod scrape;
+pub mod tls_config;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -69,7 +71,6 @@ impl Receiver for PrometheusReceiver {
         let Some(consumer) = ctx.consumers.metrics.clone() else {
             anyhow::bail!("{} receiver: only metrics pipelines can use it", ctx.id);
         };
-        let client = scrape::client();
         let seed: u64 = rand::random();
         let mut jobs = Vec::new();
         for sc in &self.cfg.scrape_configs {
@@ -77,7 +78,7 @@ impl Receiver for PrometheusReceiver {
                 id: ctx.id.clone(),
                 opts: self.options(sc),
                 cfg: Arc::new(sc.clone()),
-                client: client.clone(),
+                client: Arc::new(client::ScrapeClient::new(sc.tls.clone())?),
                 consumer: consumer.clone(),
                 seed,
             };
@@ -98,7 +99,7 @@ struct Job {
     id: ComponentId,
     cfg: Arc<ScrapeConfig>,
     opts: ScrapeOptions,
-    client: scrape::HttpClient,
+    client: Arc<client::ScrapeClient>,
     consumer: Consumer,
     seed: u64,
 }

@@ -5,15 +5,12 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use http::{header, Request, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use tokio_util::sync::CancellationToken;
 
+use super::client::{HttpClient, ScrapeClient};
 use super::config::{Auth, ScrapeConfig};
 use super::convert::{ScrapeError, ScrapeOptions, TargetConverter};
 use super::discovery::TargetSpec;
@@ -24,17 +21,6 @@ use crate::signal::{Batch, Data};
 
 /// The Accept header Prometheus sends: OpenMetrics preferred, then the text format.
 pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.1";
-
-/// The HTTP client shared by a receiver's scrapes.
-pub type HttpClient = Client<HttpConnector, Empty<Bytes>>;
-
-/// Builds the shared client.
-pub fn client() -> HttpClient {
-    let mut c = HttpConnector::new();
-    c.set_nodelay(true);
-    c.set_connect_timeout(Some(Duration::from_secs(30)));
-    Client::builder(TokioExecutor::new()).build(c)
-}
 
 /// Milliseconds since the epoch now.
 pub fn now_ms() -> i64 {
@@ -190,8 +176,8 @@ pub struct TargetTask {
     pub cfg: Arc<ScrapeConfig>,
     /// Sample options.
     pub opts: ScrapeOptions,
-    /// Shared HTTP client.
-    pub client: HttpClient,
+    /// The scrape config's client, shared by its targets.
+    pub client: Arc<ScrapeClient>,
     /// Where metrics go.
     pub consumer: Consumer,
     /// Offset seed.
@@ -236,9 +222,10 @@ impl TargetTask {
             }
             let ts = now_ms();
             let started = Instant::now();
+            let client = self.client.current();
             let fetched = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                r = tokio::time::timeout(self.cfg.scrape_timeout, fetch(&self.client, &url, &self.cfg)) => r,
+                r = tokio::time::timeout(self.cfg.scrape_timeout, fetch(&client, &url, &self.cfg)) => r,
             };
             let result = match fetched {
                 Ok(Ok((body, format))) => match Parser::check_utf8(&body) {
@@ -333,6 +320,10 @@ mod tests {
             .remove(0)
     }
 
+    fn plain() -> HttpClient {
+        super::super::client::build(&Default::default()).unwrap()
+    }
+
     fn gzip(b: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(b).unwrap();
@@ -350,7 +341,7 @@ mod tests {
         .await;
         let c = cfg(serde_json::json!({"authorization": {"credentials": "s3cret"}}));
         let url: Uri = format!("http://127.0.0.1:{port}/metrics").parse().unwrap();
-        let (body, format) = fetch(&client(), &url, &c).await.unwrap();
+        let (body, format) = fetch(&plain(), &url, &c).await.unwrap();
         assert_eq!(body, om);
         assert_eq!(format, Format::OpenMetrics);
         let req = seen.recv().await.unwrap().to_ascii_lowercase();
@@ -371,7 +362,7 @@ mod tests {
         let (port, mut seen) = serve("503 Service Unavailable", "", b"down".to_vec()).await;
         let c = cfg(serde_json::json!({"basic_auth": {"username": "u", "password": "p"}}));
         let url: Uri = format!("http://127.0.0.1:{port}/metrics").parse().unwrap();
-        let e = fetch(&client(), &url, &c).await.unwrap_err();
+        let e = fetch(&plain(), &url, &c).await.unwrap_err();
         assert!(e.contains("503"), "{e}");
         let req = seen.recv().await.unwrap().to_ascii_lowercase();
         assert!(req.contains("authorization: basic dtpw"), "{req}");
@@ -380,7 +371,7 @@ mod tests {
         let (port, _) = serve("200 OK", "Content-Type: text/plain\r\n", big.clone()).await;
         let url: Uri = format!("http://127.0.0.1:{port}/metrics").parse().unwrap();
         let e = fetch(
-            &client(),
+            &plain(),
             &url,
             &cfg(serde_json::json!({"body_size_limit": "1KB"})),
         )
@@ -391,7 +382,7 @@ mod tests {
         let (port, _) = serve("200 OK", "Content-Encoding: gzip\r\n", gzip(&big)).await;
         let url: Uri = format!("http://127.0.0.1:{port}/metrics").parse().unwrap();
         let e = fetch(
-            &client(),
+            &plain(),
             &url,
             &cfg(serde_json::json!({"body_size_limit": "1KB"})),
         )
@@ -399,7 +390,7 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("body size limit"), "{e}");
         let e = fetch(
-            &client(),
+            &plain(),
             &"http://127.0.0.1:1/metrics".parse().unwrap(),
             &cfg(serde_json::json!({})),
         )
