@@ -143,7 +143,7 @@ fn scrapes_node_exporter_over_tls_and_mtls() {
             mtls_pki.ca.display()
         ),
     );
-    let mut sluice = Sluice::start(&format!(
+    let sluice = Sluice::start(&format!(
         r#"
 receivers:
   prometheus:
