@@ -276,35 +276,42 @@ async fn start_graph(
     .await
 }
 
-/// Swaps the running graph for one built from `next`, losing nothing accepted: the old
-/// receivers stop (answering their in-flight requests) and the old extensions stop, freeing
-/// their ports; the new graph starts; then the old pipelines and exporters drain what they
-/// hold. If the new graph cannot start while the old one drains (an exporter's port still
-/// bound, say), the old one is drained first and the start retried; if it still fails, the
-/// previous config is started again (`Err(Some)`), or nothing could be (`Err(None)`).
+/// Moves the running graph to `next`: components whose config did not change keep running
+/// (receivers keep their listeners, exporters their queues), the rest are replaced while the
+/// replaced pipelines and exporters drain (see [`Service::apply`]). If that fails part-way, the
+/// graph is drained and `next` started from scratch; if that fails too, the previous config is
+/// started again (`Err(Some)`), or nothing could be (`Err(None)`).
 async fn reload(
-    mut old: Service,
+    mut service: Service,
     running: &config::Loaded,
     next: &config::Loaded,
     status: &sluice::service::StatusSender,
     reload_tx: &sluice::service::host::ReloadSender,
     deadline: Duration,
 ) -> Result<Service, Option<Service>> {
-    old.stop_intake().await;
-    match start_graph(next, status, reload_tx).await {
-        Ok(new) => {
-            if !old.drain(deadline).await {
-                tracing::error!("the previous pipelines did not drain in time");
-            }
-            return Ok(new);
+    let applied = service
+        .apply(
+            std::sync::Arc::new(next.config.clone()),
+            std::sync::Arc::new(next.expanded.clone()),
+        )
+        .await;
+    match applied {
+        Ok(report) => {
+            tracing::info!(
+                kept = %report.kept.join(", "),
+                started = %report.started.join(", "),
+                stopped = %report.stopped.join(", "),
+                "config applied"
+            );
+            return Ok(service);
         }
         Err(e) => {
-            tracing::warn!(
-                "new config cannot start beside the draining one ({e:#}); draining first"
-            );
+            tracing::warn!("new config cannot be applied to the running graph ({e:#}); draining it and starting afresh");
         }
     }
-    old.drain(deadline).await;
+    if !service.drain(deadline).await {
+        tracing::error!("the previous pipelines did not drain in time");
+    }
     match start_graph(next, status, reload_tx).await {
         Ok(new) => Ok(new),
         Err(e) => {

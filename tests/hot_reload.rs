@@ -38,6 +38,10 @@ fn request(first: u64) -> Vec<u8> {
 }
 
 fn config(http: u16, hc: u16, sink: &str, timeout_ms: u64) -> String {
+    config_with(http, hc, sink, timeout_ms, "gzip")
+}
+
+fn config_with(http: u16, hc: u16, sink: &str, timeout_ms: u64, compression: &str) -> String {
     format!(
         r#"
 extensions:
@@ -58,6 +62,7 @@ exporters:
   otlp_grpc:
     endpoint: {sink}
     tls: {{insecure: true}}
+    compression: {compression}
 service:
   extensions: [health_check]
   pipelines:
@@ -67,6 +72,37 @@ service:
       exporters: [otlp_grpc]
 "#
     )
+}
+
+/// Posts one request of spans `first..first+10` on an open HTTP/1.1 keep-alive connection and
+/// returns the status code; the connection stays open for the next request.
+fn post_on(conn: &mut std::net::TcpStream, http: u16, first: u64) -> u16 {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let body = request(first);
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1:{http}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(&body).unwrap();
+    let mut r = BufReader::new(conn.try_clone().unwrap());
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    let code: u16 = status.split(' ').nth(1).unwrap_or("0").parse().unwrap_or(0);
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap();
+        }
+    }
+    let mut rest = vec![0; len];
+    r.read_exact(&mut rest).unwrap();
+    code
 }
 
 fn reloads_done(s: &Sluice) -> usize {
@@ -118,13 +154,25 @@ fn ten_reloads_under_load_lose_nothing() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(Mutex::new(HashSet::new()));
+    // One connection opened before the reloads: it survives them all, because the unchanged
+    // receiver is rerouted, never restarted.
+    let mut kept_conn = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+    kept_conn
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    const KEPT_IDS: u64 = 1 << 40;
+    assert_eq!(post_on(&mut kept_conn, http, KEPT_IDS), 200);
     let client = sender(http, stop.clone(), acked.clone());
 
     const RELOADS: usize = 10;
     for i in 1..=RELOADS {
         std::thread::sleep(Duration::from_millis(300));
         let timeout = if i % 2 == 1 { 250 } else { 100 };
-        std::fs::write(&sluice.config, config(http, hc, &sink_addr, timeout)).unwrap();
+        // Every fourth reload also changes the exporter: the old one drains its queue while
+        // the new one takes over.
+        let compression = if (i / 4) % 2 == 1 { "none" } else { "gzip" };
+        let cfg = config_with(http, hc, &sink_addr, timeout, compression);
+        std::fs::write(&sluice.config, &cfg).unwrap();
         if i == 5 {
             // An invalid config in between: rejected, the old pipelines keep running.
             std::fs::write(
@@ -140,7 +188,7 @@ fn ten_reloads_under_load_lose_nothing() {
             assert_eq!(r.status(), 400);
             let body = r.text().unwrap();
             assert!(body.contains("timeot"), "{body}");
-            std::fs::write(&sluice.config, config(http, hc, &sink_addr, timeout)).unwrap();
+            std::fs::write(&sluice.config, &cfg).unwrap();
         }
         if i % 3 == 0 {
             // Through the health_check reload endpoint (it answers before the swap).
@@ -164,7 +212,48 @@ fn ten_reloads_under_load_lose_nothing() {
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
     let (last, retries) = client.join().unwrap();
-    let acked = acked.lock().unwrap().clone();
+    assert_eq!(
+        post_on(&mut kept_conn, http, KEPT_IDS + PER_REQUEST),
+        200,
+        "the connection opened before the reloads still works"
+    );
+    let mut acked = acked.lock().unwrap().clone();
+    acked.extend(KEPT_IDS..KEPT_IDS + 2 * PER_REQUEST);
+    // The receiver and health_check were never restarted; the pipeline (its batch processor
+    // changed) was replaced every time, the exporter only when its compression changed.
+    let log = sluice.stderr();
+    let applied: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("config applied"))
+        .collect();
+    assert_eq!(applied.len(), RELOADS, "{log}");
+    let mut exporter_replaced = 0;
+    for line in &applied {
+        let kept = line
+            .split(" kept=")
+            .nth(1)
+            .unwrap()
+            .split(" started=")
+            .next()
+            .unwrap();
+        assert!(kept.contains("extension health_check"), "{line}");
+        assert!(kept.contains("receiver otlp"), "{line}");
+        let started = line
+            .split(" started=")
+            .nth(1)
+            .unwrap()
+            .split(" stopped=")
+            .next()
+            .unwrap();
+        assert!(started.contains("pipeline traces"), "{line}");
+        if started.contains("exporter otlp_grpc") {
+            exporter_replaced += 1;
+        } else {
+            assert!(kept.contains("exporter otlp_grpc"), "{line}");
+        }
+    }
+    // Compression changes at reloads 4 and 8.
+    assert_eq!(exporter_replaced, 2, "{applied:#?}");
     assert!(
         acked.len() as u64 >= 20 * PER_REQUEST,
         "too little traffic: {}",

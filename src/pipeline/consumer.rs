@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use tokio::sync::mpsc;
 
 use super::ack::{Ack, Acks};
@@ -36,14 +37,23 @@ impl From<Refusal> for ConsumeError {
     }
 }
 
-/// Delivers one receiver's batches of one signal to every pipeline that lists it.
+/// Where a consumer's batches go: the pipeline queues, the gates in front of them, and
+/// whether senders wait for acknowledgements. Swapped as a whole on reload.
+#[derive(Clone)]
+struct Route {
+    pipelines: Arc<[mpsc::Sender<Batch>]>,
+    gates: Gates,
+    wait_for_ack: bool,
+}
+
+/// Delivers one receiver's batches of one signal to every pipeline that lists it. Clones share
+/// the route, so [`Consumer::reroute`] redirects a running receiver (hot reload) without
+/// restarting it.
 #[derive(Clone)]
 pub struct Consumer {
     receiver: ComponentId,
     signal: Signal,
-    pipelines: Arc<[mpsc::Sender<Batch>]>,
-    gates: Gates,
-    wait_for_ack: bool,
+    route: Arc<ArcSwap<Route>>,
 }
 
 impl Consumer {
@@ -52,30 +62,44 @@ impl Consumer {
         Consumer {
             receiver,
             signal,
-            pipelines: pipelines.into(),
-            gates: Gates::default(),
-            wait_for_ack: false,
+            route: Arc::new(ArcSwap::from_pointee(Route {
+                pipelines: pipelines.into(),
+                gates: Gates::default(),
+                wait_for_ack: false,
+            })),
         }
+    }
+
+    fn update(self, f: impl FnOnce(&mut Route)) -> Self {
+        let mut r = Route::clone(&self.route.load());
+        f(&mut r);
+        self.route.store(Arc::new(r));
+        self
     }
 
     /// The same consumer, answering only once every pipeline has made the data safe (a
     /// persistent queue or an exporter with `wait_for_result` is behind it).
-    pub fn with_acks(mut self, wait: bool) -> Self {
-        self.wait_for_ack = wait;
-        self
+    pub fn with_acks(self, wait: bool) -> Self {
+        self.update(|r| r.wait_for_ack = wait)
     }
 
     /// The same consumer, asking these gates before admitting data.
-    pub fn with_gates(mut self, gates: Gates) -> Self {
-        self.gates = gates;
-        self
+    pub fn with_gates(self, gates: Gates) -> Self {
+        self.update(|r| r.gates = gates)
+    }
+
+    /// Points this consumer and every clone of it (the running receiver's) at `other`'s
+    /// pipelines, gates and acknowledgement mode. Batches already being handed over finish on
+    /// the old route.
+    pub fn reroute(&self, other: &Consumer) {
+        self.route.store(other.route.load_full());
     }
 
     /// Asks the pipelines' gates whether a request of `bytes` decompressed bytes may be
     /// decoded. Call before decoding; keep the ticket until [`Consumer::consume_admitted`]
     /// returns. Refusals are counted as refused requests.
     pub fn admit(&self, bytes: usize) -> Result<Ticket, ConsumeError> {
-        self.gates.admit(bytes).map_err(|r| {
+        self.route.load().gates.admit(bytes).map_err(|r| {
             own::receiver_refused_request(&self.receiver, self.signal, bytes as u64, r.reason);
             ConsumeError::from(r)
         })
@@ -110,7 +134,8 @@ impl Consumer {
     }
 
     async fn consume_inner(&self, mut batch: Batch, own: usize) -> Result<(), ConsumeError> {
-        let wait = if self.wait_for_ack {
+        let route = self.route.load_full();
+        let wait = if route.wait_for_ack {
             let (ack, wait) = Ack::new();
             batch.acks = Acks::one(ack);
             Some(wait)
@@ -119,12 +144,12 @@ impl Consumer {
         };
         debug_assert_eq!(batch.signal(), self.signal);
         let items = batch.item_count() as u64;
-        if let Err(r) = self.gates.check(self.signal, items, own) {
+        if let Err(r) = route.gates.check(self.signal, items, own) {
             let e = ConsumeError::from(r);
             own::receiver_refused(&self.receiver, self.signal, items, &e);
             return Err(e);
         }
-        match self.reserve_all().await {
+        let outcome = match reserve_all(&route.pipelines).await {
             Ok(permits) => {
                 let n = permits.len();
                 let mut batch = Some(batch);
@@ -156,27 +181,31 @@ impl Consumer {
                 own::receiver_refused(&self.receiver, self.signal, items, &e);
                 Err(e)
             }
-        }
+        };
+        outcome
     }
+}
 
-    async fn reserve_all(&self) -> Result<Vec<mpsc::Permit<'_, Batch>>, ConsumeError> {
-        let mut permits = Vec::with_capacity(self.pipelines.len());
-        for tx in self.pipelines.iter() {
-            let permit = match tx.try_reserve() {
-                Ok(p) => p,
-                Err(mpsc::error::TrySendError::Closed(())) => return Err(ConsumeError::Closed),
-                Err(mpsc::error::TrySendError::Full(())) => {
-                    match tokio::time::timeout(super::ADMIT_WAIT, tx.reserve()).await {
-                        Ok(Ok(p)) => p,
-                        Ok(Err(_)) => return Err(ConsumeError::Closed),
-                        Err(_) => return Err(ConsumeError::Full),
-                    }
+/// Reserves a slot in every queue, or none: waits at most [`super::ADMIT_WAIT`] for a full one.
+async fn reserve_all(
+    pipelines: &[mpsc::Sender<Batch>],
+) -> Result<Vec<mpsc::Permit<'_, Batch>>, ConsumeError> {
+    let mut permits = Vec::with_capacity(pipelines.len());
+    for tx in pipelines {
+        let permit = match tx.try_reserve() {
+            Ok(p) => p,
+            Err(mpsc::error::TrySendError::Closed(())) => return Err(ConsumeError::Closed),
+            Err(mpsc::error::TrySendError::Full(())) => {
+                match tokio::time::timeout(super::ADMIT_WAIT, tx.reserve()).await {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) => return Err(ConsumeError::Closed),
+                    Err(_) => return Err(ConsumeError::Full),
                 }
-            };
-            permits.push(permit);
-        }
-        Ok(permits)
+            }
+        };
+        permits.push(permit);
     }
+    Ok(permits)
 }
 
 /// One receiver's consumers, per signal. A signal without a pipeline behind it is `None`

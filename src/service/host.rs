@@ -54,22 +54,27 @@ pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<(), String>>;
 /// Where reload requests go (the `sluice` binary's main loop), when reloading is possible.
 pub type ReloadSender = tokio::sync::mpsc::UnboundedSender<ReloadRequest>;
 
-/// What an extension is told about the service.
+/// The config the service runs now, as extensions see it.
+struct Running {
+    config: Arc<Config>,
+    document: Arc<serde_json::Value>,
+}
+
+/// What an extension is told about the service. Clones share the running config, which the
+/// service replaces on reload (extensions that were kept then show the new one).
 #[derive(Clone)]
 pub struct Host {
     /// The service's status, updated as it starts and stops.
     pub status: watch::Receiver<Status>,
-    /// The config the service runs.
-    pub config: Arc<Config>,
-    /// The merged, expanded config document (not yet redacted), when known.
-    pub document: Arc<serde_json::Value>,
+    running: Arc<watch::Sender<Running>>,
     /// Asks for a config reload (health_check's reload endpoint); `None` when the service
     /// was started without a reloadable config.
     pub reload: Option<ReloadSender>,
 }
 
 impl Host {
-    /// A host whose status is read from `status`.
+    /// A host whose status is read from `status`, running `config` (`document` is the merged,
+    /// expanded config document, not yet redacted, or `Null` when unknown).
     pub fn new(
         status: &StatusSender,
         config: Arc<Config>,
@@ -77,10 +82,24 @@ impl Host {
     ) -> Host {
         Host {
             status: status.subscribe(),
-            config,
-            document,
+            running: Arc::new(watch::channel(Running { config, document }).0),
             reload: None,
         }
+    }
+
+    /// The config the service runs.
+    pub fn config(&self) -> Arc<Config> {
+        self.running.borrow().config.clone()
+    }
+
+    /// The merged, expanded config document (not yet redacted); `Null` when unknown.
+    pub fn document(&self) -> Arc<serde_json::Value> {
+        self.running.borrow().document.clone()
+    }
+
+    /// Makes `config` the running config for every clone of this host (after a reload).
+    pub fn publish(&self, config: Arc<Config>, document: Arc<serde_json::Value>) {
+        self.running.send_replace(Running { config, document });
     }
 
     /// The same host, able to request reloads through `reload`.

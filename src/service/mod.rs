@@ -4,6 +4,7 @@
 
 mod graph;
 pub mod host;
+mod running;
 
-pub use graph::Service;
+pub use graph::{ReloadReport, Service};
 pub use host::{Host, Status, StatusSender};

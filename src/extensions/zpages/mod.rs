@@ -134,14 +134,14 @@ impl Extension for ZPages {
                 "/debug/pipelinez",
                 get(move || {
                     let h = h2.clone();
-                    async move { html(pipelinez(&h.config)) }
+                    async move { html(pipelinez(&h.config())) }
                 }),
             )
             .route(
                 "/debug/extensionz",
                 get(move || {
                     let h = h3.clone();
-                    async move { html(extensionz(&h.config)) }
+                    async move { html(extensionz(&h.config())) }
                 }),
             )
             .route("/debug/featurez", get(|| async { html(featurez()) }))

@@ -84,10 +84,13 @@ pub fn servicez(host: &Host) -> String {
             go_duration(std::time::Duration::from_secs_f64(process::uptime_secs())),
         ),
         ("Status", status_text(host.status())),
-        ("Pipelines", host.config.service.pipelines.len().to_string()),
+        (
+            "Pipelines",
+            host.config().service.pipelines.len().to_string(),
+        ),
         (
             "Extensions",
-            host.config
+            host.config()
                 .service
                 .extensions
                 .iter()
@@ -101,10 +104,11 @@ pub fn servicez(host: &Host) -> String {
         let _ = write!(b, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));
     }
     b.push_str("</table><h2>Config (secrets redacted)</h2>");
-    if host.document.is_null() {
+    let document = host.document();
+    if document.is_null() {
         b.push_str("<p>(not available)</p>");
     } else {
-        let _ = write!(b, "<pre>{}</pre>", esc(&to_yaml(&redact(&host.document))));
+        let _ = write!(b, "<pre>{}</pre>", esc(&to_yaml(&redact(&document))));
     }
     layout("Service", &b)
 }
