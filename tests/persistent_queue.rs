@@ -186,13 +186,32 @@ fn backend_down_longer_than_the_retry_budget_and_a_restart_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let grpc = free_port();
     let sink_port = free_port();
-    let cfg = config(grpc, sink_port, dir.path(), true);
+    let telemetry = free_port();
+    let cfg = config(grpc, sink_port, dir.path(), true)
+        + &format!("  telemetry:\n    metrics:\n      address: 127.0.0.1:{telemetry}\n");
     let mut sluice = Sluice::start(&cfg);
     wait_port(grpc);
     // The backend is down: everything is acknowledged once it is on disk.
     for i in 0..20 {
         assert!(send(&rt, grpc, i * 10, 10), "request {i} refused");
     }
+    // The persistent queue reports its fill like the in-memory one.
+    let gauge = |name: &str| -> f64 {
+        let body = reqwest::blocking::get(format!("http://127.0.0.1:{telemetry}/metrics"))
+            .and_then(|r| r.text())
+            .unwrap_or_default();
+        body.lines()
+            .find(|l| l.starts_with(name) && l.contains("exporter=\"otlp\""))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1.0)
+    };
+    assert_eq!(gauge("otelcol_exporter_queue_capacity"), 100000.0);
+    let queued = gauge("otelcol_exporter_queue_size");
+    assert!(
+        queued >= 4.0,
+        "200 spans in batches of at most 50 are queued: {queued}"
+    );
     // Longer than max_elapsed_time (1s): upstream would drop these; a durable queue keeps them.
     std::thread::sleep(Duration::from_millis(2500));
     // A graceful stop with the queue full, then a restart (upstream has lost items here).

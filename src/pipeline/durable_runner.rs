@@ -19,6 +19,7 @@ use super::exporter_runner::{DurableWriter, ExporterInput, Job};
 use crate::component::{ComponentId, Exporter, StorageSpec};
 use crate::signal::{Batch, Data};
 use crate::storage::queue::{PersistentQueue, QueueError, QueueOptions};
+use crate::telemetry::metrics as own;
 use crate::telemetry::LogOnce;
 
 /// Segment files rotate at about this size.
@@ -72,6 +73,9 @@ fn queue_dir(spec: &StorageSpec, id: &ComponentId) -> std::path::PathBuf {
     spec.directory.join(format!("exporter_{name}"))
 }
 
+/// How long exports in flight may finish at shutdown before they are left to the next start.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Spawns the runner for an exporter with a persistent queue.
 pub fn spawn(
     id: ComponentId,
@@ -113,6 +117,9 @@ pub fn spawn(
             "replaying requests left in the persistent queue");
     }
     let queue = Arc::new(queue);
+    // otelcol_exporter_queue_size / _capacity, in requests (records), recovered ones included.
+    own::exporter_queue_capacity(&id, settings.capacity.max(1));
+    own::exporter_queue_size(&id, queue.pending());
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
     let writer = Arc::new(QueueWriter {
         id: id.clone(),
@@ -125,6 +132,7 @@ pub fn spawn(
     let retry = Arc::new(settings.retry);
     let handle = tokio::spawn(async move {
         let limit = Arc::new(Semaphore::new(concurrency));
+        let abandon = tokio_util::sync::CancellationToken::new();
         let log_once = Arc::new(LogOnce::default());
         loop {
             let permit = tokio::select! {
@@ -158,14 +166,32 @@ pub fn spawn(
                 keep_trying: true,
             };
             let queue = queue.clone();
+            let gauge_id = id.clone();
+            let abandon = abandon.clone();
             tokio::spawn(async move {
-                job.run(Batch::new(data)).await;
-                queue.complete(rid);
+                tokio::select! {
+                    _ = job.run(Batch::new(data)) => {
+                        queue.complete(rid);
+                        own::exporter_queue_size(&gauge_id, queue.pending());
+                    }
+                    // Shutting down while still retrying: the record stays on disk and is
+                    // replayed at the next start.
+                    _ = abandon.cancelled() => {}
+                }
                 drop(permit);
             });
         }
-        // Stop taking records; what is not exported stays on disk for the next start.
-        let _ = limit.acquire_many(concurrency as u32).await;
+        // Stop taking records; what is not exported stays on disk for the next start. Exports
+        // in flight get a grace period; ones still retrying (backend down) are abandoned then,
+        // so a stop never waits for an outage to end.
+        let all = concurrency as u32;
+        if tokio::time::timeout(SHUTDOWN_GRACE, limit.acquire_many(all))
+            .await
+            .is_err()
+        {
+            abandon.cancel();
+            let _ = limit.acquire_many(all).await;
+        }
         queue.close();
         exporter.shutdown().await;
         tracing::debug!(exporter = %id, pending = queue.pending(), "exporter stopped; pending requests stay queued on disk");
@@ -185,12 +211,14 @@ impl DurableWriter for QueueWriter {
     /// Writes the batch; its senders are acknowledged only after the write (and fsync).
     async fn write(&self, batch: Batch) {
         let record = encode(&batch.data);
-        if let Err(e) = self.queue.push(record).await {
+        let pushed = self.queue.push(record).await;
+        own::exporter_queue_size(&self.id, self.queue.pending());
+        if let Err(e) = pushed {
             let items = batch.item_count() as u64;
             batch
                 .acks
                 .fail(&format!("persistent queue write failed: {e}"));
-            crate::telemetry::metrics::exporter_enqueue_failed(&self.id, batch.signal(), items);
+            own::exporter_enqueue_failed(&self.id, batch.signal(), items);
             if self.log_once.first(&e.to_string()) {
                 tracing::error!(exporter = %self.id, error = %e, items,
                     "cannot write to the persistent queue; the senders are told to retry");
