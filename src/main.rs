@@ -150,24 +150,17 @@ fn run(cli: &Cli) -> ExitCode {
         }
     };
     rt.block_on(async {
-        let telemetry_stop = tokio_util::sync::CancellationToken::new();
-        let metrics = &loaded.config.service.telemetry.metrics;
-        if metrics.level != telemetry::server::Level::None {
-            telemetry::registry::install();
-            telemetry::metrics::describe();
-        }
-        let telemetry_task = match telemetry::server::serve(metrics, telemetry_stop.clone()).await {
-            Ok(Some((addr, task))) => {
-                tracing::info!(%addr, "serving own metrics at http://{addr}/metrics");
-                Some(task)
-            }
-            Ok(None) => None,
-            Err(e) => {
-                tracing::error!("{e:#}");
-                eprintln!("error: {e:#}");
-                return ExitCode::FAILURE;
-            }
-        };
+        let mut own_metrics =
+            match telemetry::server::OwnMetrics::start(&loaded.config.service.telemetry.metrics)
+                .await
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("error: {e:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
         let status = sluice::service::StatusSender::new();
         let (reload_tx, mut reload_rx) = tokio::sync::mpsc::unbounded_channel();
         let mut service = match start_graph(&loaded, &status, &reload_tx).await {
@@ -224,9 +217,6 @@ fn run(cli: &Cli) -> ExitCode {
             for w in &next.warnings {
                 tracing::warn!("{w}");
             }
-            if next.config.service.telemetry.metrics != running.config.service.telemetry.metrics {
-                tracing::warn!("service::telemetry::metrics changes apply at the next restart");
-            }
             service = match reload(
                 service,
                 &running,
@@ -239,6 +229,9 @@ fn run(cli: &Cli) -> ExitCode {
             {
                 Ok(s) => {
                     reloads += 1;
+                    own_metrics = own_metrics
+                        .update(&next.config.service.telemetry.metrics)
+                        .await;
                     running = next;
                     tracing::info!(reloads, "reload complete");
                     s
@@ -254,10 +247,7 @@ fn run(cli: &Cli) -> ExitCode {
         if service.shutdown(cli.shutdown_timeout).await {
             tracing::info!("shutdown complete");
         }
-        telemetry_stop.cancel();
-        if let Some(t) = telemetry_task {
-            let _ = t.await;
-        }
+        own_metrics.stop().await;
         ExitCode::SUCCESS
     })
 }

@@ -313,3 +313,39 @@ fn watch_config_reloads_on_change() {
         "old port closed"
     );
 }
+
+#[test]
+fn own_metrics_endpoint_moves_on_reload() {
+    let rt = common::runtime(1);
+    let sink = Sink::start(&rt);
+    let (http, hc, m1, m2) = (free_port(), free_port(), free_port(), free_port());
+    let sink_addr = sink.grpc.to_string();
+    let with_metrics = |port: u16| {
+        config(http, hc, &sink_addr, 100)
+            + &format!("  telemetry:\n    metrics:\n      address: 127.0.0.1:{port}\n")
+    };
+    let sluice = Sluice::start(&with_metrics(m1));
+    wait_port(m1);
+    let scrape = |port: u16| {
+        reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics"))
+            .and_then(|r| r.text())
+            .unwrap_or_default()
+    };
+    assert!(scrape(m1).contains("otelcol_process_uptime"));
+    std::fs::write(&sluice.config, with_metrics(m2)).unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &sluice.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || reloads_done(&sluice) == 1),
+        "{}",
+        sluice.stderr()
+    );
+    wait_port(m2);
+    assert!(scrape(m2).contains("otelcol_process_uptime"));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", m1)).is_err(),
+        "the old metrics port is closed"
+    );
+}

@@ -238,6 +238,71 @@ pub async fn serve(
     Ok(Some((addr, handle)))
 }
 
+/// The own-metrics endpoint while it runs; restarted with new settings on reload.
+pub struct OwnMetrics {
+    settings: MetricsSettings,
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl OwnMetrics {
+    /// Installs the recorder (unless `level: none`) and serves the endpoint.
+    pub async fn start(settings: &MetricsSettings) -> anyhow::Result<OwnMetrics> {
+        if settings.level != Level::None {
+            registry::install();
+            super::metrics::describe();
+        }
+        let stop = CancellationToken::new();
+        let task = match serve(settings, stop.clone()).await? {
+            Some((addr, task)) => {
+                tracing::info!(%addr, "serving own metrics at http://{addr}/metrics");
+                Some(task)
+            }
+            None => None,
+        };
+        Ok(OwnMetrics {
+            settings: settings.clone(),
+            stop,
+            task,
+        })
+    }
+
+    /// Stops serving.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        if let Some(t) = self.task {
+            let _ = t.await;
+        }
+    }
+
+    /// Applies reloaded settings: unchanged ones keep the endpoint running; changed ones move
+    /// it. If the new address cannot be bound, the error is logged and the old one served again.
+    pub async fn update(self, next: &MetricsSettings) -> OwnMetrics {
+        if *next == self.settings {
+            return self;
+        }
+        let old = self.settings.clone();
+        self.stop().await;
+        match OwnMetrics::start(next).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!("{e:#}; own metrics stay on the previous settings");
+                match OwnMetrics::start(&old).await {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::error!("{e:#}; own metrics are not served until the next reload");
+                        OwnMetrics {
+                            settings: old,
+                            stop: CancellationToken::new(),
+                            task: None,
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
