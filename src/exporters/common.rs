@@ -46,51 +46,8 @@ pub fn compression<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Compression
     Compression::parse(&s).map_err(|e| serde::de::Error::custom(e.message))
 }
 
-/// Client `tls:` settings. Only plaintext (`insecure: true`) works until TLS lands.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsClientConfig {
-    /// Plaintext connection (no TLS).
-    pub insecure: bool,
-    /// Skip server certificate verification.
-    pub insecure_skip_verify: bool,
-    /// CA bundle.
-    pub ca_file: Option<String>,
-    /// Client certificate.
-    pub cert_file: Option<String>,
-    /// Client key.
-    pub key_file: Option<String>,
-    /// Server name to verify.
-    pub server_name_override: Option<String>,
-    /// Minimum TLS version.
-    pub min_version: Option<String>,
-    /// Maximum TLS version.
-    pub max_version: Option<String>,
-}
-
-impl TlsClientConfig {
-    /// Rejects settings that need TLS, which is not supported yet.
-    pub fn check_plaintext(&self) -> Result<(), ComponentConfigError> {
-        let set = [
-            ("insecure_skip_verify", self.insecure_skip_verify),
-            ("ca_file", self.ca_file.is_some()),
-            ("cert_file", self.cert_file.is_some()),
-            ("key_file", self.key_file.is_some()),
-            ("server_name_override", self.server_name_override.is_some()),
-            ("min_version", self.min_version.is_some()),
-            ("max_version", self.max_version.is_some()),
-        ];
-        for (key, is_set) in set {
-            if is_set {
-                return Err(ComponentConfigError::at(
-                    &["tls", key],
-                    "TLS client settings are not supported yet; use a plaintext endpoint with tls.insecure: true",
-                ));
-            }
-        }
-        Ok(())
-    }
-}
+/// Client `tls:` settings (the collector's configtls `ClientConfig`).
+pub type TlsClientConfig = crate::tls::config::TlsClientSetting;
 
 /// `sending_queue:` (the collector's exporterhelper defaults).
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -2,7 +2,7 @@
 //! OTLP port, or any OTLP backend.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -28,6 +28,7 @@ use crate::registry::{ExporterCreate, Factory};
 use crate::rpc_status::RpcStatus;
 use crate::signal::{Data, Signal};
 use crate::telemetry::LogOnce;
+use crate::tls::{https_connector, Alpn, Reloading};
 
 /// The `otlp_grpc` exporter's factory.
 pub const FACTORY: Factory<ExporterCreate> = Factory {
@@ -96,7 +97,9 @@ impl Default for OtlpGrpcConfig {
 }
 
 impl OtlpGrpcConfig {
-    /// The `http://host:port` URI the channel connects to.
+    /// The URI the channel connects to: `https://host:port` when TLS is on (an `https://`
+    /// endpoint, or `host:port` without `tls.insecure`, as the collector decides), else
+    /// `http://host:port`.
     pub fn uri(&self) -> Result<String, ComponentConfigError> {
         if self.endpoint.trim().is_empty() {
             return Err(ComponentConfigError::at(
@@ -107,29 +110,18 @@ impl OtlpGrpcConfig {
         let (scheme, rest) = split_scheme(self.endpoint.trim());
         let rest = rest.trim_end_matches('/');
         split_host_port(rest).map_err(|m| ComponentConfigError::at(&["endpoint"], m))?;
-        match scheme {
-            Some("http") => {}
-            Some("https") => {
-                return Err(ComponentConfigError::at(
-                    &["endpoint"],
-                    "https (TLS) endpoints are not supported yet; use http:// or host:port with tls.insecure: true",
-                ))
-            }
+        let tls = match scheme {
+            Some("http") => false,
+            Some("https") => true,
             Some(other) => {
                 return Err(ComponentConfigError::at(
                     &["endpoint"],
-                    format!("unsupported scheme {other:?} (use http:// or host:port)"),
+                    format!("unsupported scheme {other:?} (use https://, http:// or host:port)"),
                 ))
             }
-            None if !self.tls.insecure => {
-                return Err(ComponentConfigError::at(
-                    &["tls", "insecure"],
-                    "TLS is not supported yet: set `tls: {insecure: true}` for a plaintext connection, or use an http:// endpoint",
-                ))
-            }
-            None => {}
-        }
-        Ok(format!("http://{rest}"))
+            None => !self.tls.insecure,
+        };
+        Ok(format!("{}://{rest}", if tls { "https" } else { "http" }))
     }
 }
 
@@ -141,9 +133,9 @@ fn create(_id: &ComponentId, raw: &Value) -> Result<Box<dyn Exporter>, Component
 /// A running OTLP/gRPC exporter over one lazily connected channel.
 pub struct OtlpGrpcExporter {
     cfg: OtlpGrpcConfig,
-    endpoint: Endpoint,
-    /// Made on first export: creating a channel needs the runtime, validation does not.
-    channel: OnceLock<Channel>,
+    /// Made on first export (creating a channel needs the runtime, validation does not) and
+    /// remade when TLS certificate files change.
+    channel: Reloading<Channel>,
     metadata: MetadataMap,
     log_once: Arc<LogOnce>,
 }
@@ -152,7 +144,11 @@ impl OtlpGrpcExporter {
     /// Builds the exporter; no connection is made until the first export.
     pub fn new(cfg: OtlpGrpcConfig) -> Result<Self, ComponentConfigError> {
         let uri = cfg.uri()?;
-        cfg.tls.check_plaintext()?;
+        let tls = if uri.starts_with("https://") {
+            Some(cfg.tls.to_client()?)
+        } else {
+            None
+        };
         cfg.sending_queue.check()?;
         check_retry(&cfg.retry_on_failure)?;
         if cfg.auth.is_some() {
@@ -181,8 +177,17 @@ impl OtlpGrpcExporter {
             metadata.insert(key, val);
         }
         Ok(OtlpGrpcExporter {
-            endpoint,
-            channel: OnceLock::new(),
+            channel: {
+                let (endpoint, timeout) = (endpoint.clone(), cfg.timeout);
+                Reloading::new(tls, move |tls| match tls {
+                    None => Ok(endpoint.connect_lazy()),
+                    Some(t) => Ok(endpoint.connect_with_connector_lazy(https_connector(
+                        Some(t),
+                        Alpn::H2,
+                        timeout,
+                    )?)),
+                })
+            },
             cfg,
             metadata,
             log_once: Arc::new(LogOnce::default()),
@@ -224,8 +229,8 @@ impl OtlpGrpcExporter {
     ) -> Result<R, tonic::Status> {
         let channel = self
             .channel
-            .get_or_init(|| self.endpoint.connect_lazy())
-            .clone();
+            .get()
+            .map_err(|e| tonic::Status::unavailable(format!("TLS: {e}")))?;
         let mut grpc = tonic::client::Grpc::new(channel);
         if let Some(e) = self.encoding() {
             grpc = grpc.send_compressed(e).accept_compressed(e);
@@ -329,8 +334,19 @@ mod tests {
         assert!(cfg(json!({"endpoint": "http://localhost:4317"})).is_ok());
         let e = cfg(json!({})).err().unwrap();
         assert_eq!(e.path, ["endpoint"]);
-        let e = cfg(json!({"endpoint": "localhost:4317"})).err().unwrap();
-        assert!(e.message.contains("tls"), "{e}");
+        // host:port without tls.insecure means TLS (system roots), as in the collector.
+        let c: OtlpGrpcConfig = decode(&json!({"endpoint": "localhost:4317"})).unwrap();
+        assert_eq!(c.uri().unwrap(), "https://localhost:4317");
+        assert!(cfg(json!({"endpoint": "https://x:1"})).is_ok());
+        let e = cfg(json!({"endpoint": "x:1", "tls": {"ca_file": "/nonexistent.pem"}}))
+            .err()
+            .unwrap();
+        assert_eq!(e.path, ["tls"]);
+        assert!(e.message.contains("/nonexistent.pem"), "{e}");
+        let e = cfg(json!({"endpoint": "x:1", "tls": {"min_version": "1.1"}}))
+            .err()
+            .unwrap();
+        assert_eq!(e.path, ["tls", "min_version"]);
         let e = cfg(json!({"endpoint": "http://x:1", "compression": "gzp"}))
             .err()
             .unwrap();

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -26,6 +26,7 @@ use crate::otlp_json;
 use crate::registry::{ExporterCreate, Factory};
 use crate::rpc_status::RpcStatus;
 use crate::signal::{Data, Signal};
+use crate::tls::{https_connector, Alpn, Reloading};
 
 /// The `otlp_http` exporter's factory.
 pub const FACTORY: Factory<ExporterCreate> = Factory {
@@ -137,14 +138,10 @@ fn parse_url(key: &str, url: &str) -> Result<Uri, ComponentConfigError> {
         .parse()
         .map_err(|e| ComponentConfigError::at(&[key], format!("invalid URL {url:?}: {e}")))?;
     match uri.scheme_str() {
-        Some("http") => Ok(uri),
-        Some("https") => Err(ComponentConfigError::at(
-            &[key],
-            "https (TLS) endpoints are not supported yet; use an http:// URL",
-        )),
+        Some("http") | Some("https") => Ok(uri),
         _ => Err(ComponentConfigError::at(
             &[key],
-            format!("URL {url:?} must start with http://"),
+            format!("URL {url:?} must start with http:// or https://"),
         )),
     }
 }
@@ -174,20 +171,24 @@ fn create(_id: &ComponentId, raw: &Value) -> Result<Box<dyn Exporter>, Component
     Ok(Box::new(OtlpHttpExporter::new(cfg)?))
 }
 
+/// The HTTP(S) client exports go through.
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 /// A running OTLP/HTTP exporter.
 pub struct OtlpHttpExporter {
     cfg: OtlpHttpConfig,
     urls: [Uri; 3],
     headers: Vec<(HeaderName, HeaderValue)>,
-    /// Made on first export, inside the runtime.
-    client: OnceLock<Client<HttpConnector, Full<Bytes>>>,
+    /// Made on first export, inside the runtime; remade when TLS certificate files change.
+    client: Reloading<HttpClient>,
 }
 
 impl OtlpHttpExporter {
     /// Builds the exporter; connections are made on first use.
     pub fn new(cfg: OtlpHttpConfig) -> Result<Self, ComponentConfigError> {
         let urls = cfg.urls()?;
-        cfg.tls.check_plaintext()?;
+        // TLS applies to https:// URLs; http:// ones stay plaintext, as in the collector.
+        let tls = cfg.tls.to_client()?;
         cfg.sending_queue.check()?;
         check_retry(&cfg.retry_on_failure)?;
         if cfg.auth.is_some() {
@@ -208,20 +209,23 @@ impl OtlpHttpExporter {
             headers.push((name, val));
         }
         Ok(OtlpHttpExporter {
-            cfg,
             urls,
             headers,
-            client: OnceLock::new(),
+            client: {
+                let timeout = cfg.timeout;
+                Reloading::new(Some(tls), move |tls| {
+                    let connector = https_connector(tls, Alpn::Http, timeout)?;
+                    Ok(Client::builder(TokioExecutor::new()).build(connector))
+                })
+            },
+            cfg,
         })
     }
 
-    fn client(&self) -> &Client<HttpConnector, Full<Bytes>> {
-        self.client.get_or_init(|| {
-            let mut connector = HttpConnector::new();
-            connector.set_connect_timeout(Some(self.cfg.timeout));
-            connector.set_nodelay(true);
-            Client::builder(TokioExecutor::new()).build(connector)
-        })
+    fn client(&self) -> Result<HttpClient, ExportError> {
+        self.client
+            .get()
+            .map_err(|e| ExportError::Permanent(format!("TLS: {e}")))
     }
 
     fn body(&self, data: &Data) -> Result<Vec<u8>, ExportError> {
@@ -282,13 +286,13 @@ impl Exporter for OtlpHttpExporter {
         let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| ExportError::Permanent(format!("cannot build request to {url}: {e}")))?;
+        let client = self.client()?;
         let call = async {
-            let resp = self
-                .client()
+            let resp = client
                 .request(req)
                 .await
                 .map_err(|e| ExportError::Retryable {
-                    message: format!("{url}: {e}"),
+                    message: format!("{url}: {}", crate::telemetry::error_chain(&e)),
                     retry_after: None,
                 })?;
             let status = resp.status();
@@ -380,11 +384,16 @@ mod tests {
     #[test]
     fn rejects_bad_configs() {
         assert_eq!(cfg(json!({})).err().unwrap().path, ["endpoint"]);
-        assert!(cfg(json!({"endpoint": "https://x"}))
+        assert!(cfg(json!({"endpoint": "https://x"})).is_ok());
+        assert!(cfg(json!({"endpoint": "ftp://x"}))
             .err()
             .unwrap()
             .message
-            .contains("https"));
+            .contains("https://"));
+        let e = cfg(json!({"endpoint": "https://x", "tls": {"cert_file": "/c.pem"}}))
+            .err()
+            .unwrap();
+        assert_eq!(e.path, ["tls"]);
         let e = cfg(json!({"endpoint": "http://x", "encoding": "jsn"}))
             .err()
             .unwrap();

@@ -39,6 +39,21 @@ impl LogOnce {
     }
 }
 
+/// An error with its sources (`client error (Connect): invalid peer certificate: …`), since
+/// many errors (hyper's among them) hide the cause behind a generic message.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let part = s.to_string();
+        if !msg.contains(&part) {
+            msg = format!("{msg}: {part}");
+        }
+        src = s.source();
+    }
+    msg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

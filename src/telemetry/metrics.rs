@@ -41,6 +41,12 @@ pub fn exporter_send_failed(id: &ComponentId, signal: Signal, items: u64) {
         .increment(items);
 }
 
+/// A TLS handshake a server (component ID or endpoint) refused or that timed out.
+pub fn tls_handshake_failed(server: &str) {
+    metrics::counter!("sluice_server_tls_handshake_failures", "server" => server.to_string())
+        .increment(1);
+}
+
 /// Items that could not be queued for an exporter.
 pub fn exporter_enqueue_failed(id: &ComponentId, signal: Signal, items: u64) {
     metrics::counter!(counter_name("exporter", "enqueue_failed", signal), "exporter" => id.to_string())

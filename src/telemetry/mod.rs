@@ -10,4 +10,4 @@ pub mod registry;
 pub mod server;
 pub mod spans;
 
-pub use logs::LogOnce;
+pub use logs::{error_chain, LogOnce};

@@ -5,15 +5,21 @@
 //! files with errors that name the file, and tells when those files change so a component can
 //! rebuild its connector with renewed certificates.
 
+pub mod acceptor;
+mod cached;
 mod client;
+pub mod config;
 mod pem;
 mod reload;
+mod server;
 mod verify;
 mod version;
 
+pub use cached::{https_connector, Alpn, Reloading};
 pub use client::ClientTls;
 pub use pem::PemSource;
 pub use reload::FileStamps;
+pub use server::ServerTls;
 pub use version::TlsVersion;
 
 /// A TLS setting that cannot be used: the message names the file or value at fault.

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::component::ComponentConfigError;
 use crate::config::decode::{decode, did_you_mean, listen_endpoint};
+use crate::tls::config::TlsServerSetting;
 
 /// `receivers: otlp:`. A protocol is enabled when its key is present, even with no value.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,11 +36,16 @@ pub struct GrpcConfig {
     pub include_metadata: bool,
     /// Keepalive settings (accepted; tonic's defaults apply).
     pub keepalive: Option<Value>,
-    /// TLS settings: not supported yet.
-    pub tls: Option<Value>,
+    /// TLS (cert_file/key_file, client_ca_file for mTLS, versions); absent = plaintext.
+    pub tls: Option<TlsServerSetting>,
     /// Authentication: not supported yet.
     pub auth: Option<Value>,
 }
+
+/// ALPN the gRPC server offers.
+pub const GRPC_ALPN: &[&[u8]] = &[b"h2"];
+/// ALPN the HTTP server offers.
+pub const HTTP_ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 impl Default for GrpcConfig {
     fn default() -> Self {
@@ -79,8 +85,8 @@ pub struct HttpConfig {
     pub cors: Option<CorsConfig>,
     /// Accepted request encodings (default: all Sluice supports).
     pub compression_algorithms: Option<Vec<String>>,
-    /// TLS settings: not supported yet.
-    pub tls: Option<Value>,
+    /// TLS (cert_file/key_file, client_ca_file for mTLS, versions); absent = plaintext.
+    pub tls: Option<TlsServerSetting>,
     /// Authentication: not supported yet.
     pub auth: Option<Value>,
 }
@@ -207,8 +213,8 @@ impl GrpcConfig {
                 format!("transport {:?} is not supported (only tcp)", self.transport),
             ));
         }
-        if self.tls.is_some() {
-            return Err(unsupported(&p, "tls", "TLS on the OTLP receiver"));
+        if let Some(t) = &self.tls {
+            t.to_server(GRPC_ALPN).map_err(|e| prefixed(e, &p))?;
         }
         if self.auth.is_some() {
             return Err(unsupported(
@@ -244,8 +250,8 @@ impl HttpConfig {
                 ));
             }
         }
-        if self.tls.is_some() {
-            return Err(unsupported(&p, "tls", "TLS on the OTLP receiver"));
+        if let Some(t) = &self.tls {
+            t.to_server(HTTP_ALPN).map_err(|e| prefixed(e, &p))?;
         }
         if self.auth.is_some() {
             return Err(unsupported(

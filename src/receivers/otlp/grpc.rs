@@ -19,6 +19,7 @@ use crate::component::ComponentId;
 use crate::pipeline::{ConsumeError, Consumers};
 use crate::rpc_status::RpcStatus;
 use crate::signal::{Batch, Data, Metadata, Signal};
+use crate::tls::acceptor::{self, ServerTlsSource};
 
 /// How long a refused client is asked to wait before retrying.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -89,10 +90,10 @@ fn refusal(e: ConsumeError) -> Status {
 pub fn serve(
     id: ComponentId,
     cfg: &GrpcConfig,
-    listener: TcpListener,
+    (listener, tls): (TcpListener, Option<Arc<ServerTlsSource>>),
     consumers: Consumers,
     shutdown: CancellationToken,
-) -> JoinHandle<()> {
+) -> std::io::Result<JoinHandle<()>> {
     let handler = Arc::new(Handler {
         id: id.clone(),
         consumers,
@@ -110,13 +111,21 @@ pub fn serve(
         .add_service(traces)
         .add_service(metrics)
         .add_service(logs);
-    tokio::spawn(async move {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        if let Err(e) = router
-            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-            .await
-        {
-            tracing::error!(receiver = %id, error = %e, "OTLP gRPC server failed");
+    let stop = shutdown.clone().cancelled_owned();
+    Ok(match tls {
+        None => tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            if let Err(e) = router.serve_with_incoming_shutdown(incoming, stop).await {
+                tracing::error!(receiver = %id, error = %e, "OTLP gRPC server failed");
+            }
+        }),
+        Some(tls) => {
+            let incoming = acceptor::accept(listener, tls, id.to_string(), shutdown)?;
+            tokio::spawn(async move {
+                if let Err(e) = router.serve_with_incoming_shutdown(incoming, stop).await {
+                    tracing::error!(receiver = %id, error = %e, "OTLP gRPC server failed");
+                }
+            })
         }
     })
 }

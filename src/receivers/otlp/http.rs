@@ -19,6 +19,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 use tokio::net::TcpListener;
+
+use crate::tls::acceptor::{self, ServerTlsSource};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -45,22 +47,36 @@ struct Shared {
 pub fn serve(
     id: ComponentId,
     cfg: &HttpConfig,
-    listener: TcpListener,
+    (listener, tls): (TcpListener, Option<Arc<ServerTlsSource>>),
     consumers: Consumers,
     shutdown: CancellationToken,
-) -> JoinHandle<()> {
+) -> std::io::Result<JoinHandle<()>> {
     let shared = Arc::new(Shared {
         id: id.clone(),
         cfg: cfg.clone(),
         consumers,
     });
     let app = Router::new().fallback(handle).with_state(shared);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-        {
-            tracing::error!(receiver = %id, error = %e, "OTLP HTTP server failed");
+    let stop = shutdown.clone().cancelled_owned();
+    Ok(match tls {
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!(receiver = %id, error = %e, "OTLP HTTP server failed");
+            }
+        }),
+        Some(tls) => {
+            let incoming = acceptor::accept(listener, tls, id.to_string(), shutdown)?;
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(incoming, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::error!(receiver = %id, error = %e, "OTLP HTTP server failed");
+                }
+            })
         }
     })
 }

@@ -7,6 +7,8 @@ mod grpc;
 mod grpc_service;
 mod http;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -16,6 +18,8 @@ use crate::component::{ComponentConfigError, ComponentId, Receiver, ReceiverCont
 use crate::config::decode::listen_endpoint;
 use crate::registry::{Factory, ReceiverCreate};
 use crate::signal::Signal;
+use crate::tls::acceptor::ServerTlsSource;
+use crate::tls::config::TlsServerSetting;
 
 pub use config::OtlpConfig;
 
@@ -39,6 +43,21 @@ pub struct OtlpReceiver {
     cfg: OtlpConfig,
 }
 
+/// The TLS source of a server, when its `tls:` is set.
+fn tls_source(
+    id: &ComponentId,
+    tls: &Option<TlsServerSetting>,
+    alpn: &[&[u8]],
+) -> anyhow::Result<Option<Arc<ServerTlsSource>>> {
+    let Some(t) = tls else { return Ok(None) };
+    let server = t
+        .to_server(alpn)
+        .map_err(|e| anyhow::anyhow!("{id} receiver: {e}"))?;
+    let source =
+        ServerTlsSource::new(server, alpn).map_err(|e| anyhow::anyhow!("{id} receiver: {e}"))?;
+    Ok(Some(Arc::new(source)))
+}
+
 async fn bind(id: &ComponentId, proto: &str, endpoint: &str) -> anyhow::Result<TcpListener> {
     let addr = listen_endpoint(endpoint).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(&addr)
@@ -53,31 +72,39 @@ impl Receiver for OtlpReceiver {
     async fn start(self: Box<Self>, ctx: ReceiverContext) -> anyhow::Result<JoinHandle<()>> {
         // Bind everything first so a port in use fails start before anything serves.
         let grpc = match &self.cfg.grpc {
-            Some(g) => Some((g, bind(&ctx.id, "grpc", &g.endpoint).await?)),
+            Some(g) => Some((
+                g,
+                tls_source(&ctx.id, &g.tls, config::GRPC_ALPN)?,
+                bind(&ctx.id, "grpc", &g.endpoint).await?,
+            )),
             None => None,
         };
         let http = match &self.cfg.http {
-            Some(h) => Some((h, bind(&ctx.id, "http", &h.endpoint).await?)),
+            Some(h) => Some((
+                h,
+                tls_source(&ctx.id, &h.tls, config::HTTP_ALPN)?,
+                bind(&ctx.id, "http", &h.endpoint).await?,
+            )),
             None => None,
         };
         let mut tasks = Vec::new();
-        if let Some((g, l)) = grpc {
+        if let Some((g, tls, l)) = grpc {
             tasks.push(grpc::serve(
                 ctx.id.clone(),
                 g,
-                l,
+                (l, tls),
                 ctx.consumers.clone(),
                 ctx.shutdown.clone(),
-            ));
+            )?);
         }
-        if let Some((h, l)) = http {
+        if let Some((h, tls, l)) = http {
             tasks.push(http::serve(
                 ctx.id.clone(),
                 h,
-                l,
+                (l, tls),
                 ctx.consumers.clone(),
                 ctx.shutdown.clone(),
-            ));
+            )?);
         }
         drop(ctx.consumers);
         Ok(tokio::spawn(async move {

@@ -104,15 +104,10 @@ pub async fn fetch(
         req = req.header(header::AUTHORIZATION, v);
     }
     let req = req.body(Empty::new()).map_err(|e| e.to_string())?;
-    let resp = client.request(req).await.map_err(|e| {
-        let mut msg = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            msg = format!("{msg}: {s}");
-            src = s.source();
-        }
-        msg
-    })?;
+    let resp = client
+        .request(req)
+        .await
+        .map_err(|e| crate::telemetry::error_chain(&e))?;
     let status = resp.status();
     if status != http::StatusCode::OK {
         return Err(format!("server returned HTTP status {status}"));
