@@ -12,20 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::sink::{int_attr, string_attr, Sink};
-use common::{free_port, wait_port, wait_until, Sluice};
-
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("SLUICE_TEST_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(
-        venv.exists(),
-        "the Python OpenTelemetry SDK venv is missing: run scripts/test.sh (README), or create \
-         .venv with `python3 -m venv .venv && .venv/bin/pip install -r tests/interop/requirements.txt`"
-    );
-    venv
-}
+use common::{free_port, python, wait_port, wait_until, Sluice};
 
 fn run(protocol: &str) {
     let rt = common::runtime(2);

@@ -14,20 +14,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::sink::{string_attr, Sink};
-use common::{free_port, wait_port, wait_until, Sluice};
+use common::{free_port, python, wait_port, wait_until, Sluice};
 use sluice::processors::probabilistic_sampler::hash_seed_keeps;
-
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("SLUICE_TEST_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(
-        venv.exists(),
-        "the Python OpenTelemetry SDK venv is missing: run scripts/test.sh (README)"
-    );
-    venv
-}
 
 #[test]
 fn python_spans_through_the_usual_processor_chain() {

@@ -165,3 +165,18 @@ impl Drop for Sluice {
         }
     }
 }
+
+/// The Python with the OpenTelemetry SDK: `$SLUICE_TEST_PYTHON`, else `.venv/bin/python` in
+/// the repository (created by scripts/test.sh, the README's test command).
+pub fn python() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("SLUICE_TEST_PYTHON") {
+        return std::path::PathBuf::from(p);
+    }
+    let venv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the Python OpenTelemetry SDK venv is missing: run scripts/test.sh (README), or create \
+         .venv with `python3 -m venv .venv && .venv/bin/pip install -r tests/interop/requirements.txt`"
+    );
+    venv
+}

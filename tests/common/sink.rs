@@ -298,6 +298,24 @@ impl Sink {
             .collect()
     }
 
+    /// How many spans arrived from resources with `service.name` = `service`.
+    pub fn spans_with_service(&self, service: &str) -> usize {
+        let g = self.got.lock().unwrap();
+        g.traces
+            .iter()
+            .flat_map(|(_, r)| &r.resource_spans)
+            .filter(|rs| {
+                rs.resource
+                    .as_ref()
+                    .and_then(|r| string_attr(&r.attributes, "service.name"))
+                    .as_deref()
+                    == Some(service)
+            })
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len())
+            .sum()
+    }
+
     /// Resource attribute `service.name` values of all traces received.
     pub fn trace_service_names(&self) -> Vec<String> {
         let g = self.got.lock().unwrap();
