@@ -178,6 +178,8 @@ pub struct ReceiverContext {
     pub consumers: Consumers,
     /// Cancelled when the service stops: stop accepting, finish in-flight requests, return.
     pub shutdown: CancellationToken,
+    /// The running authenticator extensions, for `auth: {authenticator: ID}`.
+    pub auth: crate::auth::Authenticators,
 }
 
 /// A receiver: binds its listeners in `start` and delivers what it accepts to its consumers.
@@ -313,6 +315,15 @@ pub trait Exporter: Send + Sync {
     /// Called once after the last export, before the service exits.
     async fn shutdown(&self) {}
 
+    /// The authenticator extension named by the exporter's `auth:`, if any.
+    fn auth_id(&self) -> Option<ComponentId> {
+        None
+    }
+
+    /// Gives the exporter the client authenticator named by [`Exporter::auth_id`], before
+    /// `start`. Exporters that support `auth:` add its headers to every request.
+    fn attach_auth(&mut self, _auth: std::sync::Arc<dyn crate::auth::ClientAuth>) {}
+
     /// Queue, concurrency and retry settings (default: one at a time, no retries).
     fn queue_settings(&self) -> QueueSettings {
         QueueSettings::default()
@@ -343,6 +354,11 @@ pub struct StorageSpec {
 pub trait Extension: Send {
     /// Storage this extension offers to exporters' persistent queues (file_storage).
     fn storage(&self) -> Option<StorageSpec> {
+        None
+    }
+
+    /// The authenticator this extension offers to receivers and exporters (`auth:`).
+    fn authenticator(&self) -> Option<crate::auth::Authenticator> {
         None
     }
 

@@ -2,6 +2,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod component;
 pub mod config;
 pub mod exporters;

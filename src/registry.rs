@@ -91,6 +91,8 @@ pub fn exporters() -> &'static [Factory<ExporterCreate>] {
 /// Built-in extensions.
 pub fn extensions() -> &'static [Factory<ExtensionCreate>] {
     static TABLE: &[Factory<ExtensionCreate>] = &[
+        extensions::basicauth::FACTORY,
+        extensions::bearertokenauth::FACTORY,
         extensions::file_storage::FACTORY,
         extensions::health_check::FACTORY,
         extensions::pprof::FACTORY,

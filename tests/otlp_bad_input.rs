@@ -59,6 +59,7 @@ async fn start(capacity: usize, extra_http: serde_json::Value) -> Running {
         id,
         consumers,
         shutdown: stop.clone(),
+        auth: Default::default(),
     })
     .await
     .unwrap();

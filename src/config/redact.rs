@@ -32,6 +32,13 @@ pub fn redact(v: &Value) -> Value {
                 .map(|(k, v)| {
                     let red = if k.eq_ignore_ascii_case("headers") {
                         redact_all(v)
+                    } else if k.eq_ignore_ascii_case("htpasswd") && v.is_object() {
+                        // basicauth's inline user lines hold passwords or their hashes.
+                        let mut m = v.as_object().cloned().unwrap_or_default();
+                        if let Some(i) = m.get_mut("inline") {
+                            *i = redact_all(i);
+                        }
+                        Value::Object(m)
                     } else if is_secret_key(k) && !v.is_object() && !v.is_null() {
                         Value::String(REDACTED.into())
                     } else {
@@ -90,7 +97,9 @@ mod tests {
                 "auth": {"authenticator": "basicauth"},
             }},
             "extensions": {"bearertokenauth": {"token": "s3cr3t", "filename": "/f"},
-                           "basicauth": {"client_auth": {"username": "u", "password": "p"}}},
+                           "basicauth": {"client_auth": {"username": "u", "password": "p"}},
+                           "bearertokenauth/list": {"tokens": ["tok-a", "tok-b"]},
+                           "basicauth/server": {"htpasswd": {"file": "/etc/htpasswd", "inline": "ann:pw-ann"}}},
         });
         let r = redact(&v);
         assert_eq!(
@@ -114,7 +123,18 @@ mod tests {
         );
         assert_eq!(r["extensions"]["basicauth"]["client_auth"]["username"], "u");
         let s = serde_json::to_string(&r).unwrap();
-        for secret in ["hunter2", "Bearer abc", "s3cr3t", "\"p\""] {
+        assert_eq!(
+            r["extensions"]["basicauth/server"]["htpasswd"]["file"],
+            "/etc/htpasswd"
+        );
+        for secret in [
+            "hunter2",
+            "Bearer abc",
+            "s3cr3t",
+            "\"p\"",
+            "tok-a",
+            "pw-ann",
+        ] {
             assert!(!s.contains(secret), "{secret} leaked: {s}");
         }
     }

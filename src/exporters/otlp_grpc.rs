@@ -22,6 +22,7 @@ use super::common::{
     check_retry, compression, split_scheme, Compression, QueueConfig, RetryConfig, TlsClientConfig,
 };
 use super::grpc_codec::EncodedCodec;
+use crate::auth::{AuthRef, ClientAuth};
 use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter, QueueSettings};
 use crate::config::decode::{decode, duration, split_host_port};
 use crate::registry::{ExporterCreate, Factory};
@@ -137,6 +138,9 @@ pub struct OtlpGrpcExporter {
     /// remade when TLS certificate files change.
     channel: Reloading<Channel>,
     metadata: MetadataMap,
+    /// `auth.authenticator`, and the client authenticator the service attached for it.
+    auth_id: Option<ComponentId>,
+    auth: Option<Arc<dyn ClientAuth>>,
     log_once: Arc<LogOnce>,
 }
 
@@ -151,12 +155,7 @@ impl OtlpGrpcExporter {
         };
         cfg.sending_queue.check()?;
         check_retry(&cfg.retry_on_failure)?;
-        if cfg.auth.is_some() {
-            return Err(ComponentConfigError::at(
-                &["auth"],
-                "authenticators are not supported yet",
-            ));
-        }
+        let auth_id = AuthRef::parse(&cfg.auth)?;
         let mut endpoint = Endpoint::from_shared(uri.clone())
             .map_err(|e| ComponentConfigError::at(&["endpoint"], format!("invalid endpoint: {e}")))?
             .timeout(cfg.timeout)
@@ -190,15 +189,29 @@ impl OtlpGrpcExporter {
             },
             cfg,
             metadata,
+            auth_id,
+            auth: None,
             log_once: Arc::new(LogOnce::default()),
         })
     }
 
-    fn request<T>(&self, msg: T) -> tonic::Request<T> {
+    fn request<T>(&self, msg: T) -> Result<tonic::Request<T>, tonic::Status> {
         let mut req = tonic::Request::new(msg);
         *req.metadata_mut() = self.metadata.clone();
+        if let Some(auth) = &self.auth {
+            let headers = auth
+                .headers()
+                .map_err(|e| tonic::Status::unauthenticated(format!("authenticator: {e}")))?;
+            for (k, v) in headers {
+                let key = MetadataKey::from_bytes(k.as_str().as_bytes())
+                    .map_err(|_| tonic::Status::internal("authenticator header name"))?;
+                let val = MetadataValue::try_from(v.as_bytes())
+                    .map_err(|_| tonic::Status::internal("authenticator header value"))?;
+                req.metadata_mut().insert(key, val);
+            }
+        }
         req.set_timeout(self.cfg.timeout);
-        req
+        Ok(req)
     }
 
     fn encoding(&self) -> Option<CompressionEncoding> {
@@ -240,7 +253,7 @@ impl OtlpGrpcExporter {
             .map_err(|e| tonic::Status::unavailable(format!("cannot connect: {e}")))?;
         let resp = grpc
             .unary(
-                self.request(body),
+                self.request(body)?,
                 PathAndQuery::from_static(path),
                 EncodedCodec::<R>::default(),
             )
@@ -251,6 +264,14 @@ impl OtlpGrpcExporter {
 
 #[async_trait]
 impl Exporter for OtlpGrpcExporter {
+    fn auth_id(&self) -> Option<ComponentId> {
+        self.auth_id.clone()
+    }
+
+    fn attach_auth(&mut self, auth: Arc<dyn ClientAuth>) {
+        self.auth = Some(auth);
+    }
+
     async fn export(&self, data: &Data) -> Result<(), ExportError> {
         let map = |s: tonic::Status| map_status(&s, &self.cfg.endpoint);
         match data {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,6 +21,7 @@ use serde_json::Value;
 use super::common::{
     check_retry, compression, Compression, QueueConfig, RetryConfig, TlsClientConfig,
 };
+use crate::auth::{AuthRef, ClientAuth};
 use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter, QueueSettings};
 use crate::config::decode::{decode, did_you_mean, duration};
 use crate::otlp_json;
@@ -179,6 +181,9 @@ pub struct OtlpHttpExporter {
     cfg: OtlpHttpConfig,
     urls: [Uri; 3],
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// `auth.authenticator`, and the client authenticator the service attached for it.
+    auth_id: Option<ComponentId>,
+    auth: Option<Arc<dyn ClientAuth>>,
     /// Made on first export, inside the runtime; remade when TLS certificate files change.
     client: Reloading<HttpClient>,
 }
@@ -191,12 +196,7 @@ impl OtlpHttpExporter {
         let tls = cfg.tls.to_client()?;
         cfg.sending_queue.check()?;
         check_retry(&cfg.retry_on_failure)?;
-        if cfg.auth.is_some() {
-            return Err(ComponentConfigError::at(
-                &["auth"],
-                "authenticators are not supported yet",
-            ));
-        }
+        let auth_id = AuthRef::parse(&cfg.auth)?;
         let mut headers = Vec::new();
         for (k, v) in &cfg.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
@@ -209,6 +209,8 @@ impl OtlpHttpExporter {
             headers.push((name, val));
         }
         Ok(OtlpHttpExporter {
+            auth_id,
+            auth: None,
             urls,
             headers,
             client: {
@@ -255,6 +257,14 @@ impl OtlpHttpExporter {
 
 #[async_trait]
 impl Exporter for OtlpHttpExporter {
+    fn auth_id(&self) -> Option<ComponentId> {
+        self.auth_id.clone()
+    }
+
+    fn attach_auth(&mut self, auth: Arc<dyn ClientAuth>) {
+        self.auth = Some(auth);
+    }
+
     async fn export(&self, data: &Data) -> Result<(), ExportError> {
         let url = match data.signal() {
             Signal::Traces => &self.urls[0],
@@ -282,6 +292,14 @@ impl Exporter for OtlpHttpExporter {
         );
         for (k, v) in &self.headers {
             req = req.header(k, v);
+        }
+        if let Some(auth) = &self.auth {
+            for (k, v) in auth
+                .headers()
+                .map_err(|e| ExportError::Permanent(format!("authenticator: {e}")))?
+            {
+                req = req.header(k, v);
+            }
         }
         let req = req
             .body(Full::new(Bytes::from(body)))

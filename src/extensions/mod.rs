@@ -1,5 +1,7 @@
 //! Extensions: components that run beside the pipelines.
 
+pub mod basicauth;
+pub mod bearertokenauth;
 pub mod file_storage;
 pub mod health_check;
 pub mod pprof;

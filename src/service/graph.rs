@@ -15,9 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::running::{
     exporter_storage, pipeline_signature, receiver_signals, start_exporter, start_extension,
-    start_pipeline, start_receiver, RunningExporter, RunningExtension, RunningPipeline,
-    RunningReceiver,
+    start_pipeline, start_receiver, uses_authenticator, RunningExporter, RunningExtension,
+    RunningPipeline, RunningReceiver,
 };
+use crate::auth::Authenticators;
 use crate::component::{ComponentId, StorageSpec};
 use crate::config::{Config, PipelineId};
 use crate::pipeline::admission::{Gate, Gates};
@@ -110,10 +111,23 @@ impl Service {
     ) -> anyhow::Result<ReloadReport> {
         let mut report = ReloadReport::default();
 
+        // Authenticator extensions that are replaced or removed: components using them restart.
+        let changed_auth: Vec<ComponentId> = self
+            .extensions
+            .iter()
+            .filter(|(id, e)| {
+                e.auth.is_some()
+                    && (next.extensions.get(id) != Some(&e.raw)
+                        || !next.service.extensions.contains(id))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+
         // Receivers and extensions that change stop first: their ports are needed again.
         let keep_receiver = |id: &ComponentId, r: &RunningReceiver| {
             next.receivers.get(id) == Some(&r.raw)
                 && consumer_signals(&r.consumers) == receiver_signals(&next, id)
+                && !uses_authenticator(&r.raw, &changed_auth)
         };
         let stopping: Vec<ComponentId> = self
             .receivers
@@ -167,6 +181,12 @@ impl Service {
             .iter()
             .filter_map(|(id, e)| e.storage.clone().map(|s| (id.clone(), s)))
             .collect();
+        let auth = Authenticators(
+            self.extensions
+                .iter()
+                .filter_map(|(id, e)| e.auth.clone().map(|a| (id.clone(), a)))
+                .collect(),
+        );
 
         // Exporters: one instance per ID, shared by every pipeline that lists it; kept when
         // its config and storage are unchanged.
@@ -181,7 +201,10 @@ impl Service {
         for id in wanted_exp {
             let (exp, storage) = exporter_storage(&next, id, &storages)?;
             if let Some(old) = self.exporters.get(id) {
-                if next.exporters.get(id) == Some(&old.raw) && storage == old.storage {
+                if next.exporters.get(id) == Some(&old.raw)
+                    && storage == old.storage
+                    && !uses_authenticator(&old.raw, &changed_auth)
+                {
                     report.kept.push(format!("exporter {id}"));
                     continue;
                 }
@@ -192,7 +215,7 @@ impl Service {
                 retire_exporters.push((id.clone(), old));
                 report.stopped.push(format!("exporter {id}"));
             }
-            let started = start_exporter(&next, id, exp, storage).await?;
+            let started = start_exporter(&next, id, exp, storage, &auth).await?;
             report.started.push(format!("exporter {id}"));
             self.exporters.insert(id.clone(), started);
         }
@@ -257,7 +280,7 @@ impl Service {
                 continue;
             }
             let stop = self.receivers_stop.child_token();
-            let r = start_receiver(&next, &id, consumers, stop).await?;
+            let r = start_receiver(&next, &id, consumers, stop, &auth).await?;
             report.started.push(format!("receiver {id}"));
             self.receivers.insert(id, r);
         }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::{Authenticator, Authenticators};
 use crate::component::{ComponentId, ExtensionContext, ReceiverContext, StorageSpec};
 use crate::config::{Config, PipelineConfig, PipelineId};
 use crate::pipeline::admission::Gate;
@@ -23,6 +24,8 @@ pub struct RunningExtension {
     pub raw: Value,
     /// Storage it offers to persistent queues.
     pub storage: Option<StorageSpec>,
+    /// The authenticator it offers to receivers and exporters.
+    pub auth: Option<Authenticator>,
     /// Stops this extension only.
     pub stop: CancellationToken,
     /// Its task.
@@ -90,6 +93,7 @@ pub async fn start_extension(
         .ok_or_else(|| anyhow!("extension {id}: unknown type"))?;
     let ext = (factory.create)(id, raw).map_err(|e| anyhow!("extension {id}: {e}"))?;
     let storage = ext.storage();
+    let auth = ext.authenticator();
     let ctx = ExtensionContext {
         id: id.clone(),
         shutdown: stop.clone(),
@@ -102,6 +106,7 @@ pub async fn start_extension(
     Ok(RunningExtension {
         raw: raw.clone(),
         storage,
+        auth,
         stop,
         handle,
     })
@@ -133,9 +138,16 @@ pub fn exporter_storage(
 pub async fn start_exporter(
     config: &Config,
     id: &ComponentId,
-    exp: Box<dyn crate::component::Exporter>,
+    mut exp: Box<dyn crate::component::Exporter>,
     storage: Option<StorageSpec>,
+    auth: &Authenticators,
 ) -> anyhow::Result<RunningExporter> {
+    if let Some(aid) = exp.auth_id() {
+        let a = auth
+            .client(&aid)
+            .with_context(|| format!("exporter {id}"))?;
+        exp.attach_auth(a);
+    }
     exp.start()
         .await
         .with_context(|| format!("exporter {id} failed to start"))?;
@@ -203,6 +215,21 @@ pub fn start_pipeline(
     })
 }
 
+/// Whether a component's raw config names one of `ids` as its authenticator (anywhere in it:
+/// receivers have one per protocol).
+pub fn uses_authenticator(raw: &Value, ids: &[ComponentId]) -> bool {
+    match raw {
+        Value::Object(m) => m.iter().any(|(k, v)| {
+            (k == "authenticator"
+                && v.as_str()
+                    .is_some_and(|s| ids.iter().any(|i| i.to_string() == s)))
+                || uses_authenticator(v, ids)
+        }),
+        Value::Array(a) => a.iter().any(|v| uses_authenticator(v, ids)),
+        _ => false,
+    }
+}
+
 /// The signals a receiver feeds in `config`.
 pub fn receiver_signals(config: &Config, id: &ComponentId) -> Vec<Signal> {
     let mut s: Vec<Signal> = config
@@ -223,6 +250,7 @@ pub async fn start_receiver(
     id: &ComponentId,
     consumers: Consumers,
     stop: CancellationToken,
+    auth: &Authenticators,
 ) -> anyhow::Result<RunningReceiver> {
     let raw = raw(&config.receivers, "receiver", id)?;
     let (factory, _) = registry::find(registry::receivers(), id.type_name())
@@ -232,6 +260,7 @@ pub async fn start_receiver(
         id: id.clone(),
         consumers: consumers.clone(),
         shutdown: stop.clone(),
+        auth: auth.clone(),
     };
     let handle = recv
         .start(ctx)

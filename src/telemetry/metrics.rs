@@ -41,6 +41,12 @@ pub fn exporter_send_failed(id: &ComponentId, signal: Signal, items: u64) {
         .increment(items);
 }
 
+/// A request a receiver refused because it failed authentication.
+pub fn receiver_unauthenticated(id: &ComponentId, transport: &'static str) {
+    metrics::counter!("sluice_receiver_unauthenticated_requests", "receiver" => id.to_string(), "transport" => transport)
+        .increment(1);
+}
+
 /// A TLS handshake a server (component ID or endpoint) refused or that timed out.
 pub fn tls_handshake_failed(server: &str) {
     metrics::counter!("sluice_server_tls_handshake_failures", "server" => server.to_string())

@@ -38,7 +38,7 @@ pub struct GrpcConfig {
     pub keepalive: Option<Value>,
     /// TLS (cert_file/key_file, client_ca_file for mTLS, versions); absent = plaintext.
     pub tls: Option<TlsServerSetting>,
-    /// Authentication: not supported yet.
+    /// `auth: {authenticator: ID}`: a bearertokenauth or basicauth extension checks requests.
     pub auth: Option<Value>,
 }
 
@@ -87,7 +87,7 @@ pub struct HttpConfig {
     pub compression_algorithms: Option<Vec<String>>,
     /// TLS (cert_file/key_file, client_ca_file for mTLS, versions); absent = plaintext.
     pub tls: Option<TlsServerSetting>,
-    /// Authentication: not supported yet.
+    /// `auth: {authenticator: ID}`: a bearertokenauth or basicauth extension checks requests.
     pub auth: Option<Value>,
 }
 
@@ -128,12 +128,6 @@ fn prefixed(mut e: ComponentConfigError, prefix: &[&str]) -> ComponentConfigErro
     path.append(&mut e.path);
     e.path = path;
     e
-}
-
-fn unsupported(prefix: &[&str], key: &str, what: &str) -> ComponentConfigError {
-    let mut path = prefix.to_vec();
-    path.push(key);
-    ComponentConfigError::at(&path, format!("{what} is not supported yet"))
 }
 
 impl OtlpConfig {
@@ -216,13 +210,7 @@ impl GrpcConfig {
         if let Some(t) = &self.tls {
             t.to_server(GRPC_ALPN).map_err(|e| prefixed(e, &p))?;
         }
-        if self.auth.is_some() {
-            return Err(unsupported(
-                &p,
-                "auth",
-                "authentication on the OTLP receiver",
-            ));
-        }
+        crate::auth::AuthRef::parse(&self.auth).map_err(|e| prefixed(e, &p))?;
         if self.max_recv_msg_size_mib == 0 {
             return Err(ComponentConfigError::at(
                 &[p[0], p[1], "max_recv_msg_size_mib"],
@@ -253,13 +241,7 @@ impl HttpConfig {
         if let Some(t) = &self.tls {
             t.to_server(HTTP_ALPN).map_err(|e| prefixed(e, &p))?;
         }
-        if self.auth.is_some() {
-            return Err(unsupported(
-                &p,
-                "auth",
-                "authentication on the OTLP receiver",
-            ));
-        }
+        crate::auth::AuthRef::parse(&self.auth).map_err(|e| prefixed(e, &p))?;
         if let Some(algs) = &self.compression_algorithms {
             for a in algs {
                 if !a.is_empty() && !SUPPORTED_ENCODINGS.contains(&a.as_str()) {

@@ -15,10 +15,13 @@ use tonic::Status;
 
 use super::config::GrpcConfig;
 use super::grpc_service::{LogsSvc, MetricsSvc, OtlpGrpc, TraceSvc};
+use crate::auth::ServerAuth;
 use crate::component::ComponentId;
 use crate::pipeline::{ConsumeError, Consumers};
 use crate::rpc_status::RpcStatus;
 use crate::signal::{Batch, Data, Metadata, Signal};
+use crate::telemetry::metrics as own;
+use crate::telemetry::LogOnce;
 use crate::tls::acceptor::{self, ServerTlsSource};
 
 /// How long a refused client is asked to wait before retrying.
@@ -29,6 +32,8 @@ pub struct Handler {
     id: ComponentId,
     consumers: Consumers,
     include_metadata: bool,
+    auth: Option<Arc<dyn ServerAuth>>,
+    log_once: LogOnce,
 }
 
 impl Handler {
@@ -39,6 +44,15 @@ impl Handler {
         metadata: &tonic::metadata::MetadataMap,
         body: Bytes,
     ) -> Result<(), Status> {
+        if let Some(auth) = &self.auth {
+            if let Err(why) = auth.authenticate(&metadata.clone().into_headers()) {
+                own::receiver_unauthenticated(&self.id, "grpc");
+                if self.log_once.first(&why) {
+                    tracing::warn!(receiver = %self.id, reason = %why, "Refused an unauthenticated request (further ones with this cause are counted, not logged)");
+                }
+                return Err(Status::unauthenticated("authentication failed"));
+            }
+        }
         let Some(consumer) = self.consumers.get(signal) else {
             return Err(Status::unimplemented(format!(
                 "no pipeline takes {signal} from receiver {}",
@@ -91,13 +105,15 @@ pub fn serve(
     id: ComponentId,
     cfg: &GrpcConfig,
     (listener, tls): (TcpListener, Option<Arc<ServerTlsSource>>),
-    consumers: Consumers,
+    (consumers, auth): (Consumers, Option<Arc<dyn ServerAuth>>),
     shutdown: CancellationToken,
 ) -> std::io::Result<JoinHandle<()>> {
     let handler = Arc::new(Handler {
         id: id.clone(),
         consumers,
         include_metadata: cfg.include_metadata,
+        auth,
+        log_once: LogOnce::default(),
     });
     let max = (cfg.max_recv_msg_size_mib as usize).saturating_mul(1024 * 1024);
     let traces = OtlpGrpc::<TraceSvc>::new(handler.clone(), max);

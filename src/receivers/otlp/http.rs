@@ -20,6 +20,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use tokio::net::TcpListener;
 
+use crate::auth::ServerAuth;
+use crate::telemetry::metrics as own;
+use crate::telemetry::LogOnce;
 use crate::tls::acceptor::{self, ServerTlsSource};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -40,6 +43,8 @@ struct Shared {
     id: ComponentId,
     cfg: HttpConfig,
     consumers: Consumers,
+    auth: Option<Arc<dyn ServerAuth>>,
+    log_once: LogOnce,
 }
 
 /// Serves OTLP/HTTP on an already bound listener until `shutdown`, then finishes in-flight
@@ -48,13 +53,15 @@ pub fn serve(
     id: ComponentId,
     cfg: &HttpConfig,
     (listener, tls): (TcpListener, Option<Arc<ServerTlsSource>>),
-    consumers: Consumers,
+    (consumers, auth): (Consumers, Option<Arc<dyn ServerAuth>>),
     shutdown: CancellationToken,
 ) -> std::io::Result<JoinHandle<()>> {
     let shared = Arc::new(Shared {
         id: id.clone(),
         cfg: cfg.clone(),
         consumers,
+        auth,
+        log_once: LogOnce::default(),
     });
     let app = Router::new().fallback(handle).with_state(shared);
     let stop = shutdown.clone().cancelled_owned();
@@ -204,6 +211,20 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
     };
     if req.method() == Method::OPTIONS && cfg.cors.is_some() {
         return preflight(cfg, req.headers());
+    }
+    if let Some(auth) = &shared.auth {
+        if let Err(why) = auth.authenticate(req.headers()) {
+            own::receiver_unauthenticated(&shared.id, "http");
+            if shared.log_once.first(&why) {
+                tracing::warn!(receiver = %shared.id, reason = %why, "Refused an unauthenticated request (further ones with this cause are counted, not logged)");
+            }
+            let mut r = plain(StatusCode::UNAUTHORIZED, "401 Unauthorized");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer, Basic"),
+            );
+            return r;
+        }
     }
     if req.method() != Method::POST {
         let mut r = plain(

@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::auth::ServerAuth;
 use crate::component::{ComponentConfigError, ComponentId, Receiver, ReceiverContext};
 use crate::config::decode::listen_endpoint;
 use crate::registry::{Factory, ReceiverCreate};
@@ -87,13 +88,25 @@ impl Receiver for OtlpReceiver {
             )),
             None => None,
         };
+        let server_auth = |raw: &Option<Value>| -> anyhow::Result<Option<Arc<dyn ServerAuth>>> {
+            match crate::auth::AuthRef::parse(raw)
+                .map_err(|e| anyhow::anyhow!("{} receiver: {e}", ctx.id))?
+            {
+                None => Ok(None),
+                Some(aid) => {
+                    Ok(Some(ctx.auth.server(&aid).map_err(|e| {
+                        anyhow::anyhow!("{} receiver: {e}", ctx.id)
+                    })?))
+                }
+            }
+        };
         let mut tasks = Vec::new();
         if let Some((g, tls, l)) = grpc {
             tasks.push(grpc::serve(
                 ctx.id.clone(),
                 g,
                 (l, tls),
-                ctx.consumers.clone(),
+                (ctx.consumers.clone(), server_auth(&g.auth)?),
                 ctx.shutdown.clone(),
             )?);
         }
@@ -102,7 +115,7 @@ impl Receiver for OtlpReceiver {
                 ctx.id.clone(),
                 h,
                 (l, tls),
-                ctx.consumers.clone(),
+                (ctx.consumers.clone(), server_auth(&h.auth)?),
                 ctx.shutdown.clone(),
             )?);
         }

@@ -286,6 +286,7 @@ mod tests {
                 id,
                 consumers,
                 shutdown: shutdown.clone(),
+                auth: Default::default(),
             })
             .await
             .unwrap();
