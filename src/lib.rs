@@ -7,6 +7,7 @@ pub mod component;
 pub mod config;
 pub mod exporters;
 pub mod extensions;
+pub mod http_server;
 pub mod loadgen;
 pub mod otlp_json;
 pub mod ottl;

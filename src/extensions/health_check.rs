@@ -37,6 +37,8 @@ pub const FACTORY: Factory<ExtensionCreate> = Factory {
 pub struct HealthCheckConfig {
     /// Where to listen (default `localhost:13133`).
     pub endpoint: String,
+    /// TLS for the endpoint (the collector\'s `tls:` server block); absent = plaintext.
+    pub tls: Option<crate::tls::config::TlsServerSetting>,
     /// The path answered (default `/`).
     pub path: String,
     /// Fixed bodies instead of the JSON status.
@@ -72,6 +74,7 @@ impl Default for HealthCheckConfig {
     fn default() -> Self {
         HealthCheckConfig {
             endpoint: "localhost:13133".into(),
+            tls: None,
             path: "/".into(),
             response_body: None,
             check_collector_pipeline: PipelineCheck::default(),
@@ -119,6 +122,9 @@ fn create(_id: &ComponentId, raw: &Value) -> Result<Box<dyn Extension>, Componen
     let mut cfg: HealthCheckConfig = decode(raw)?;
     cfg.endpoint =
         listen_endpoint(&cfg.endpoint).map_err(|e| ComponentConfigError::at(&["endpoint"], e))?;
+    if let Some(t) = &cfg.tls {
+        t.to_server(crate::tls::config::HTTP_ALPN)?;
+    }
     if !cfg.path.starts_with('/') {
         return Err(ComponentConfigError::at(
             &["path"],
@@ -251,6 +257,7 @@ impl Extension for HealthCheck {
         let listener = super::listen(&ctx.id, &self.cfg.endpoint).await?;
         tracing::info!(extension = %ctx.id, endpoint = %listener.local_addr()?, path = %self.cfg.path,
             "health_check serving");
+        let tls = self.cfg.tls.clone();
         let cfg = std::sync::Arc::new(self.cfg);
         let host = ctx.host.clone();
         let path = cfg.path.clone();
@@ -271,11 +278,7 @@ impl Extension for HealthCheck {
                 }),
             );
         }
-        Ok(crate::extensions::serve_until(
-            listener,
-            app,
-            ctx.shutdown.clone(),
-        ))
+        crate::extensions::serve_until(&ctx.id, listener, &tls, app, ctx.shutdown.clone())
     }
 }
 

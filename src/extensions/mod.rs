@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::component::ComponentId;
+use crate::tls::config::{TlsServerSetting, HTTP_ALPN};
 
 /// Binds an extension's HTTP endpoint; the error names the extension and the address.
 pub(crate) async fn listen(id: &ComponentId, endpoint: &str) -> anyhow::Result<TcpListener> {
@@ -20,15 +21,22 @@ pub(crate) async fn listen(id: &ComponentId, endpoint: &str) -> anyhow::Result<T
         .map_err(|e| anyhow::anyhow!("{id}: cannot listen on {endpoint}: {e}"))
 }
 
-/// Serves `app` on `listener` until `shutdown` is cancelled, then finishes open requests.
+/// Serves `app` on `listener` (through TLS when `tls` is set) until `shutdown` is cancelled,
+/// then finishes open requests, with the HTTP server's default limits.
 pub(crate) fn serve_until(
+    id: &ComponentId,
     listener: TcpListener,
+    tls: &Option<TlsServerSetting>,
     app: axum::Router,
     shutdown: CancellationToken,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-    })
+) -> anyhow::Result<JoinHandle<()>> {
+    let source = crate::tls::config::server_source(&id.to_string(), tls, HTTP_ALPN)?;
+    Ok(crate::http_server::serve(
+        id.to_string(),
+        listener,
+        source,
+        app,
+        crate::http_server::Limits::default(),
+        shutdown,
+    )?)
 }

@@ -41,6 +41,11 @@ pub fn exporter_send_failed(id: &ComponentId, signal: Signal, items: u64) {
         .increment(items);
 }
 
+/// A request whose body did not arrive within the receiver's `read_timeout`.
+pub fn receiver_slow_body(id: &ComponentId) {
+    metrics::counter!("sluice_receiver_read_timeouts", "receiver" => id.to_string()).increment(1);
+}
+
 /// A request a receiver refused because it failed authentication.
 pub fn receiver_unauthenticated(id: &ComponentId, transport: &'static str) {
     metrics::counter!("sluice_receiver_unauthenticated_requests", "receiver" => id.to_string(), "transport" => transport)

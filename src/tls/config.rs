@@ -4,7 +4,29 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use super::acceptor::ServerTlsSource;
 use super::{ClientTls, PemSource, ServerTls, TlsError, TlsVersion};
+
+/// ALPN a gRPC server offers.
+pub const GRPC_ALPN: &[&[u8]] = &[b"h2"];
+/// ALPN an HTTP server offers.
+pub const HTTP_ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
+
+/// The running TLS source for a server's optional `tls:` (errors name `what`).
+pub fn server_source(
+    what: &str,
+    tls: &Option<TlsServerSetting>,
+    alpn: &[&[u8]],
+) -> anyhow::Result<Option<Arc<ServerTlsSource>>> {
+    let Some(t) = tls else { return Ok(None) };
+    let server = t
+        .to_server(alpn)
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    let source = ServerTlsSource::new(server, alpn).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    Ok(Some(Arc::new(source)))
+}
 use crate::component::ComponentConfigError;
 
 fn at(key: &str, e: impl std::fmt::Display) -> ComponentConfigError {

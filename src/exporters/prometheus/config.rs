@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::naming::{label_name, Strategy};
 use crate::component::ComponentConfigError;
@@ -25,8 +24,8 @@ pub struct ResourceToTelemetry {
 pub struct PrometheusConfig {
     /// Where /metrics is served (`host:port`, required).
     pub endpoint: String,
-    /// TLS for the endpoint (not supported yet: must be absent).
-    pub tls: Option<Value>,
+    /// TLS for the endpoint (the collector's `tls:` server block); absent = plaintext.
+    pub tls: Option<crate::tls::config::TlsServerSetting>,
     /// Prefix for every metric name.
     pub namespace: String,
     /// Labels added to every series.
@@ -96,11 +95,8 @@ impl PrometheusConfig {
         }
         let addr = listen_endpoint(&self.endpoint)
             .map_err(|m| ComponentConfigError::at(&["endpoint"], m))?;
-        if self.tls.is_some() {
-            return Err(ComponentConfigError::at(
-                &["tls"],
-                "TLS on the prometheus exporter is not supported yet",
-            ));
+        if let Some(t) = &self.tls {
+            t.to_server(crate::tls::config::HTTP_ALPN)?;
         }
         if !self.translation_strategy.is_empty()
             && Strategy::parse(&self.translation_strategy).is_none()

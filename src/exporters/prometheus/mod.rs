@@ -58,6 +58,7 @@ struct Shared {
 pub struct PrometheusExporter {
     id: ComponentId,
     addr: String,
+    tls: Option<crate::tls::config::TlsServerSetting>,
     expiration: Duration,
     shared: Arc<Shared>,
     stop: CancellationToken,
@@ -88,6 +89,7 @@ impl PrometheusExporter {
         PrometheusExporter {
             id,
             addr,
+            tls: cfg.tls.clone(),
             expiration: cfg.metric_expiration,
             shared: Arc::new(Shared {
                 store: RwLock::new(store),
@@ -113,16 +115,19 @@ impl Exporter for PrometheusExporter {
         let app = Router::new()
             .route("/metrics", get(scrape))
             .with_state(self.shared.clone());
-        let stop = self.stop.clone();
-        let id = self.id.clone();
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-            {
-                tracing::error!(exporter = %id, error = %e, "Prometheus endpoint failed");
-            }
-        });
+        let tls = crate::tls::config::server_source(
+            &format!("{} exporter", self.id),
+            &self.tls,
+            crate::tls::config::HTTP_ALPN,
+        )?;
+        crate::http_server::serve(
+            self.id.to_string(),
+            listener,
+            tls,
+            app,
+            crate::http_server::Limits::default(),
+            self.stop.clone(),
+        )?;
         // Expire in the background, not only when scraped, so memory for series nobody
         // scrapes is freed too.
         let shared = self.shared.clone();

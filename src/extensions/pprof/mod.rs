@@ -40,11 +40,13 @@ pub const FACTORY: Factory<ExtensionCreate> = Factory {
 };
 
 /// `extensions: pprof:` config (the collector's keys).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PprofConfig {
     /// Where to listen (default `localhost:1777`).
     pub endpoint: String,
+    /// TLS for the endpoint (the collector\'s `tls:` server block); absent = plaintext.
+    pub tls: Option<crate::tls::config::TlsServerSetting>,
     /// CPU sampling frequency in Hz (default 99). Upstream's block/mutex fractions do not
     /// apply to Sluice and are accepted for compatibility.
     pub sampling_rate: i32,
@@ -60,6 +62,7 @@ impl Default for PprofConfig {
     fn default() -> Self {
         PprofConfig {
             endpoint: "localhost:1777".into(),
+            tls: None,
             sampling_rate: 99,
             block_profile_fraction: 0,
             mutex_profile_fraction: 0,
@@ -72,6 +75,9 @@ fn create(_id: &ComponentId, raw: &Value) -> Result<Box<dyn Extension>, Componen
     let mut cfg: PprofConfig = decode(raw)?;
     cfg.endpoint =
         listen_endpoint(&cfg.endpoint).map_err(|e| ComponentConfigError::at(&["endpoint"], e))?;
+    if let Some(t) = &cfg.tls {
+        t.to_server(crate::tls::config::HTTP_ALPN)?;
+    }
     if !(1..=1000).contains(&cfg.sampling_rate) {
         return Err(ComponentConfigError::at(
             &["sampling_rate"],
@@ -260,11 +266,7 @@ impl Extension for Pprof {
                     )
                 }),
             );
-        Ok(crate::extensions::serve_until(
-            listener,
-            app,
-            ctx.shutdown.clone(),
-        ))
+        crate::extensions::serve_until(&ctx.id, listener, &self.cfg.tls, app, ctx.shutdown.clone())
     }
 }
 

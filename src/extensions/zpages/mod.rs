@@ -40,17 +40,20 @@ pub const FACTORY: Factory<ExtensionCreate> = Factory {
 };
 
 /// `extensions: zpages:` config.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ZPagesConfig {
     /// Where to listen (default `localhost:55679`).
     pub endpoint: String,
+    /// TLS for the endpoint (the collector\'s `tls:` server block); absent = plaintext.
+    pub tls: Option<crate::tls::config::TlsServerSetting>,
 }
 
 impl Default for ZPagesConfig {
     fn default() -> Self {
         ZPagesConfig {
             endpoint: "localhost:55679".into(),
+            tls: None,
         }
     }
 }
@@ -59,6 +62,9 @@ fn create(_id: &ComponentId, raw: &Value) -> Result<Box<dyn Extension>, Componen
     let mut cfg: ZPagesConfig = decode(raw)?;
     cfg.endpoint =
         listen_endpoint(&cfg.endpoint).map_err(|e| ComponentConfigError::at(&["endpoint"], e))?;
+    if let Some(t) = &cfg.tls {
+        t.to_server(crate::tls::config::HTTP_ALPN)?;
+    }
     Ok(Box::new(ZPages { cfg }))
 }
 
@@ -156,11 +162,7 @@ impl Extension for ZPages {
                     ))
                 }),
             );
-        Ok(crate::extensions::serve_until(
-            listener,
-            app,
-            ctx.shutdown.clone(),
-        ))
+        crate::extensions::serve_until(&ctx.id, listener, &self.cfg.tls, app, ctx.shutdown.clone())
     }
 }
 

@@ -4,7 +4,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::component::ComponentConfigError;
-use crate::config::decode::{decode, did_you_mean, listen_endpoint};
+use std::time::Duration;
+
+use crate::config::decode::{decode, did_you_mean, duration, listen_endpoint};
 use crate::tls::config::TlsServerSetting;
 
 /// `receivers: otlp:`. A protocol is enabled when its key is present, even with no value.
@@ -42,10 +44,7 @@ pub struct GrpcConfig {
     pub auth: Option<Value>,
 }
 
-/// ALPN the gRPC server offers.
-pub const GRPC_ALPN: &[&[u8]] = &[b"h2"];
-/// ALPN the HTTP server offers.
-pub const HTTP_ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
+pub use crate::tls::config::{GRPC_ALPN, HTTP_ALPN};
 
 impl Default for GrpcConfig {
     fn default() -> Self {
@@ -85,6 +84,20 @@ pub struct HttpConfig {
     pub cors: Option<CorsConfig>,
     /// Accepted request encodings (default: all Sluice supports).
     pub compression_algorithms: Option<Vec<String>>,
+    /// Time a client has to send a request's headers (default 1m, as upstream; 0 = none).
+    #[serde(deserialize_with = "duration")]
+    pub read_header_timeout: Duration,
+    /// Time a client has to send a request's body once its headers arrived (default 1m;
+    /// upstream has none; 0 = none). A slower client gets 504-style DEADLINE_EXCEEDED.
+    #[serde(deserialize_with = "duration")]
+    pub read_timeout: Duration,
+    /// Accepted for compatibility (responses are small).
+    pub write_timeout: Option<Value>,
+    /// Accepted for compatibility (idle connections are bounded by `max_connections`).
+    pub idle_timeout: Option<Value>,
+    /// Most connections open at once (default 8192; 0 = no limit). At the cap the server
+    /// stops accepting until one closes.
+    pub max_connections: usize,
     /// TLS (cert_file/key_file, client_ca_file for mTLS, versions); absent = plaintext.
     pub tls: Option<TlsServerSetting>,
     /// `auth: {authenticator: ID}`: a bearertokenauth or basicauth extension checks requests.
@@ -102,6 +115,11 @@ impl Default for HttpConfig {
             include_metadata: false,
             cors: None,
             compression_algorithms: None,
+            read_header_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(60),
+            write_timeout: None,
+            idle_timeout: None,
+            max_connections: 8192,
             tls: None,
             auth: None,
         }

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use crate::auth::ServerAuth;
 use crate::telemetry::metrics as own;
 use crate::telemetry::LogOnce;
-use crate::tls::acceptor::{self, ServerTlsSource};
+use crate::tls::acceptor::ServerTlsSource;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -64,28 +64,11 @@ pub fn serve(
         log_once: LogOnce::default(),
     });
     let app = Router::new().fallback(handle).with_state(shared);
-    let stop = shutdown.clone().cancelled_owned();
-    Ok(match tls {
-        None => tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::error!(receiver = %id, error = %e, "OTLP HTTP server failed");
-            }
-        }),
-        Some(tls) => {
-            let incoming = acceptor::accept(listener, tls, id.to_string(), shutdown)?;
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(incoming, app)
-                    .with_graceful_shutdown(stop)
-                    .await
-                {
-                    tracing::error!(receiver = %id, error = %e, "OTLP HTTP server failed");
-                }
-            })
-        }
-    })
+    let limits = crate::http_server::Limits {
+        read_header_timeout: Some(cfg.read_header_timeout).filter(|d| !d.is_zero()),
+        max_connections: cfg.max_connections,
+    };
+    crate::http_server::serve(id.to_string(), listener, tls, app, limits, shutdown)
 }
 
 /// Whether the request body is protobuf or JSON.
@@ -305,9 +288,27 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
         }
     };
     let limited = http_body_util::Limited::new(req.into_body(), limit as usize);
-    let raw = match limited.collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) => {
+    let read = async {
+        if cfg.read_timeout.is_zero() {
+            Ok(limited.collect().await)
+        } else {
+            tokio::time::timeout(cfg.read_timeout, limited.collect()).await
+        }
+    };
+    let raw = match read.await {
+        Err(_) => {
+            own::receiver_slow_body(&shared.id);
+            return status_response(
+                enc,
+                tonic::Code::DeadlineExceeded,
+                format!(
+                    "request body not received within read_timeout ({:?})",
+                    cfg.read_timeout
+                ),
+            );
+        }
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e)) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {

@@ -50,13 +50,7 @@ fn tls_source(
     tls: &Option<TlsServerSetting>,
     alpn: &[&[u8]],
 ) -> anyhow::Result<Option<Arc<ServerTlsSource>>> {
-    let Some(t) = tls else { return Ok(None) };
-    let server = t
-        .to_server(alpn)
-        .map_err(|e| anyhow::anyhow!("{id} receiver: {e}"))?;
-    let source =
-        ServerTlsSource::new(server, alpn).map_err(|e| anyhow::anyhow!("{id} receiver: {e}"))?;
-    Ok(Some(Arc::new(source)))
+    crate::tls::config::server_source(&format!("{id} receiver"), tls, alpn)
 }
 
 async fn bind(id: &ComponentId, proto: &str, endpoint: &str) -> anyhow::Result<TcpListener> {
