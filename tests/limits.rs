@@ -143,3 +143,53 @@ fn max_connections_holds_new_connections_until_one_closes() {
     let (resp, _) = read_all(&mut third, Duration::from_secs(10));
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
 }
+
+#[test]
+fn attribute_limits_cap_counts_and_lengths() {
+    let rt = common::runtime(1);
+    let sink = Sink::start(&rt);
+    let (http, telemetry) = (free_port(), free_port());
+    let cfg = config(http, &sink.grpc.to_string(), "", telemetry).replace(
+        "receivers:\n  otlp:\n",
+        "receivers:\n  otlp:\n    attribute_limits: {max_count: 4, max_value_length: 8}\n",
+    );
+    let _sluice = Sluice::start(&cfg);
+    wait_port(http);
+    let attrs: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{"key":"k{i}","value":{{"stringValue":"value-number-{i}"}}}}"#))
+        .collect();
+    let body = format!(
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"big","attributes":[{}]}}]}}]}}]}}"#,
+        attrs.join(",")
+    );
+    let r = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{http}/v1/traces"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(common::wait_until(Duration::from_secs(10), || sink
+        .spans()
+        .len()
+        == 1));
+    let span = &sink.spans()[0];
+    assert_eq!(span.attributes.len(), 4);
+    assert_eq!(span.dropped_attributes_count, 6);
+    assert_eq!(
+        common::sink::string_attr(&span.attributes, "k0").as_deref(),
+        Some("value-nu")
+    );
+    let m = reqwest::blocking::get(format!("http://127.0.0.1:{telemetry}/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        m.contains("sluice_receiver_attributes_dropped{receiver=\"otlp\"} 6"),
+        "{m}"
+    );
+    assert!(
+        m.contains("sluice_receiver_attribute_values_truncated{receiver=\"otlp\"} 4"),
+        "{m}"
+    );
+}

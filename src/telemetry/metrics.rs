@@ -41,6 +41,18 @@ pub fn exporter_send_failed(id: &ComponentId, signal: Signal, items: u64) {
         .increment(items);
 }
 
+/// What a receiver's `attribute_limits` dropped and cut in one request.
+pub fn attribute_limits_applied(id: &ComponentId, a: crate::receivers::otlp::attr_limits::Applied) {
+    if a.dropped > 0 {
+        metrics::counter!("sluice_receiver_attributes_dropped", "receiver" => id.to_string())
+            .increment(a.dropped);
+    }
+    if a.truncated > 0 {
+        metrics::counter!("sluice_receiver_attribute_values_truncated", "receiver" => id.to_string())
+            .increment(a.truncated);
+    }
+}
+
 /// A request whose body did not arrive within the receiver's `read_timeout`.
 pub fn receiver_slow_body(id: &ComponentId) {
     metrics::counter!("sluice_receiver_read_timeouts", "receiver" => id.to_string()).increment(1);

@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::component::ComponentConfigError;
 use std::time::Duration;
 
+use super::attr_limits::AttributeLimits;
 use crate::config::decode::{decode, did_you_mean, duration, listen_endpoint};
 use crate::tls::config::TlsServerSetting;
 
@@ -42,6 +43,9 @@ pub struct GrpcConfig {
     pub tls: Option<TlsServerSetting>,
     /// `auth: {authenticator: ID}`: a bearertokenauth or basicauth extension checks requests.
     pub auth: Option<Value>,
+    /// The receiver's `attribute_limits` (set from the top level, not under the protocol).
+    #[serde(skip)]
+    pub attribute_limits: AttributeLimits,
 }
 
 pub use crate::tls::config::{GRPC_ALPN, HTTP_ALPN};
@@ -59,6 +63,7 @@ impl Default for GrpcConfig {
             keepalive: None,
             tls: None,
             auth: None,
+            attribute_limits: AttributeLimits::default(),
         }
     }
 }
@@ -102,6 +107,9 @@ pub struct HttpConfig {
     pub tls: Option<TlsServerSetting>,
     /// `auth: {authenticator: ID}`: a bearertokenauth or basicauth extension checks requests.
     pub auth: Option<Value>,
+    /// The receiver's `attribute_limits` (set from the top level, not under the protocol).
+    #[serde(skip)]
+    pub attribute_limits: AttributeLimits,
 }
 
 impl Default for HttpConfig {
@@ -122,6 +130,7 @@ impl Default for HttpConfig {
             max_connections: 8192,
             tls: None,
             auth: None,
+            attribute_limits: AttributeLimits::default(),
         }
     }
 }
@@ -163,12 +172,16 @@ impl OtlpConfig {
             }
         };
         for k in top.keys() {
-            if k != "protocols" {
+            if k != "protocols" && k != "attribute_limits" {
                 let mut e = ComponentConfigError::at(&[k], format!("unknown key `{k}`"));
-                e.hint = did_you_mean(k, ["protocols"]);
+                e.hint = did_you_mean(k, ["protocols", "attribute_limits"]);
                 return Err(e);
             }
         }
+        let attribute_limits: AttributeLimits = match top.get("attribute_limits") {
+            None | Some(Value::Null) => AttributeLimits::default(),
+            Some(v) => decode(v).map_err(|e| prefixed(e, &["attribute_limits"]))?,
+        };
         let protocols = match top.get("protocols") {
             Some(Value::Object(m)) => m.clone(),
             Some(Value::Null) | None => serde_json::Map::new(),
@@ -183,14 +196,16 @@ impl OtlpConfig {
         for (k, v) in &protocols {
             match k.as_str() {
                 "grpc" => {
-                    let g: GrpcConfig =
+                    let mut g: GrpcConfig =
                         decode(v).map_err(|e| prefixed(e, &["protocols", "grpc"]))?;
+                    g.attribute_limits = attribute_limits;
                     g.check()?;
                     cfg.grpc = Some(g);
                 }
                 "http" => {
-                    let h: HttpConfig =
+                    let mut h: HttpConfig =
                         decode(v).map_err(|e| prefixed(e, &["protocols", "http"]))?;
+                    h.attribute_limits = attribute_limits;
                     h.check()?;
                     cfg.http = Some(h);
                 }

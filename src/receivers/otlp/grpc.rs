@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
+use super::attr_limits::AttributeLimits;
 use super::config::GrpcConfig;
 use super::grpc_service::{LogsSvc, MetricsSvc, OtlpGrpc, TraceSvc};
 use crate::auth::ServerAuth;
@@ -33,6 +34,7 @@ pub struct Handler {
     consumers: Consumers,
     include_metadata: bool,
     auth: Option<Arc<dyn ServerAuth>>,
+    attribute_limits: AttributeLimits,
     log_once: LogOnce,
 }
 
@@ -60,8 +62,9 @@ impl Handler {
             )));
         };
         let ticket = consumer.admit(body.len()).map_err(refusal)?;
-        let data = decode(signal, &body)?;
+        let mut data = decode(signal, &body)?;
         drop(body);
+        own::attribute_limits_applied(&self.id, self.attribute_limits.apply(&mut data));
         if data.is_empty() {
             return Ok(());
         }
@@ -113,6 +116,7 @@ pub fn serve(
         consumers,
         include_metadata: cfg.include_metadata,
         auth,
+        attribute_limits: cfg.attribute_limits,
         log_once: LogOnce::default(),
     });
     let max = (cfg.max_recv_msg_size_mib as usize).saturating_mul(1024 * 1024);

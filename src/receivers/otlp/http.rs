@@ -330,11 +330,12 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
     if let Err(e) = consumer.readmit(&mut ticket, body.len()) {
         return unavailable(enc, e);
     }
-    let data = match decode(signal, enc, &body) {
+    let mut data = match decode(signal, enc, &body) {
         Ok(d) => d,
         Err(m) => return status_response(enc, tonic::Code::InvalidArgument, m),
     };
     drop(body);
+    own::attribute_limits_applied(&shared.id, cfg.attribute_limits.apply(&mut data));
     if !data.is_empty() {
         let mut batch = Batch::new(data);
         if let Some(md) = metadata {

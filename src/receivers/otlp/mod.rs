@@ -1,6 +1,7 @@
 //! The `otlp` receiver: OTLP over gRPC (default localhost:4317) and HTTP (default
 //! localhost:4318, protobuf and JSON), as the OpenTelemetry Collector's otlpreceiver.
 
+pub mod attr_limits;
 mod body;
 pub mod config;
 mod grpc;
