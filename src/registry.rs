@@ -81,6 +81,7 @@ pub fn processors() -> &'static [Factory<ProcessorCreate>] {
 pub fn exporters() -> &'static [Factory<ExporterCreate>] {
     static TABLE: &[Factory<ExporterCreate>] = &[
         exporters::debug::FACTORY,
+        exporters::loadbalancing::FACTORY,
         exporters::otlp_grpc::FACTORY,
         exporters::otlp_http::FACTORY,
         exporters::prometheus::FACTORY,

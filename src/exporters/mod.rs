@@ -3,6 +3,7 @@
 pub mod common;
 pub mod debug;
 pub mod grpc_codec;
+pub mod loadbalancing;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod prometheus;
