@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod deploy;
 pub mod sink;
 
 use std::io::Write;
@@ -102,6 +103,32 @@ impl Sluice {
             child: Some(child),
             _dir: dir,
             config,
+            stderr_path,
+        }
+    }
+
+    /// Starts `sluice --config FILE ...` on existing files, in order (later files win), with
+    /// extra environment variables. No telemetry overlay is added: the last file should set
+    /// `service.telemetry.metrics` (and every other port) itself.
+    pub fn start_files(files: &[&std::path::Path], env: &[(&str, &str)]) -> Sluice {
+        let dir = tempfile::tempdir().unwrap();
+        let stderr_path = dir.path().join("stderr.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        for f in files {
+            cmd.arg("--config").arg(f);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .expect("start sluice");
+        Sluice {
+            child: Some(child),
+            config: files.last().expect("a config file").to_path_buf(),
+            _dir: dir,
             stderr_path,
         }
     }
