@@ -215,6 +215,64 @@ fn stub_build_names_every_cargo_target() {
     assert_eq!(listed.split_whitespace().collect::<Vec<_>>(), benches);
 }
 
+#[test]
+fn builder_uses_the_crates_declared_rust_version() {
+    let manifest = std::fs::read_to_string(repo("Cargo.toml")).unwrap();
+    let msrv = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .expect("rust-version in Cargo.toml")
+        .trim_matches('"');
+    let ins = instructions();
+    assert!(ins.contains(&format!("ARG RUST_VERSION={msrv}")), "{ins:?}");
+    assert!(ins.contains(&"FROM rust:${RUST_VERSION}-bookworm AS builder".to_string()));
+    // Runtime on the same Debian release as the builder: the binary links the same glibc.
+    assert!(ins.contains(&"FROM debian:bookworm-slim AS runtime".to_string()));
+}
+
+#[test]
+fn stub_step_gives_cargo_a_manifest_it_accepts() {
+    // Runs the stub step's shell as the builder stage does (up to its `cargo build`) on a copy
+    // of Cargo.toml and Cargo.lock, then asks cargo (offline, --locked) to build a target that
+    // does not exist: cargo parses the manifest, finds every declared target's file and checks
+    // the lock file before it can say so. A missing stub fails with "failed to parse manifest"
+    // instead, a stale lock file with "needs to be updated". Nothing is compiled.
+    let stub = instructions()
+        .into_iter()
+        .find(|i| i.starts_with("RUN mkdir -p src/bin benches"))
+        .expect("the stub build step");
+    let script = stub
+        .strip_prefix("RUN ")
+        .unwrap()
+        .split(" && cargo build")
+        .next()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["Cargo.toml", "Cargo.lock"] {
+        std::fs::copy(repo(f), dir.path().join(f)).unwrap();
+    }
+    let (code, out, err) = run(Command::new("sh")
+        .args(["-ec", script])
+        .current_dir(dir.path()));
+    assert_eq!(code, 0, "{script}\n{out}{err}");
+    let (code, _, err) = run(Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--offline",
+            "--bin",
+            "no-such-target",
+        ])
+        .env("CARGO_TARGET_DIR", dir.path().join("target"))
+        .current_dir(dir.path()));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("no bin target named `no-such-target`"),
+        "cargo rejected the stubbed manifest:\n{err}"
+    );
+}
+
 /// The HEALTHCHECK command (exec form), as argv.
 fn healthcheck_argv() -> Vec<String> {
     let ins = instructions()
