@@ -286,6 +286,7 @@ fn sidecar_example_forwards_all_signals_to_the_gateway() {
     let gw = gateway.grpc.to_string();
     let mut sluice = Sluice::start_files(
         &[&repo("examples/sidecar.yaml"), &overlay],
+        &[],
         &[("SLUICE_GATEWAY_ENDPOINT", gw.as_str())],
     );
     wait_healthy(health, &sluice);
@@ -371,6 +372,7 @@ fn agent_example_scrapes_node_exporter_and_forwards_otlp() {
     let target = format!("127.0.0.1:{node_port}");
     let mut sluice = Sluice::start_files(
         &[&repo("examples/agent.yaml"), &overlay],
+        &[],
         &[
             ("SLUICE_GATEWAY_ENDPOINT", gw.as_str()),
             ("NODE_EXPORTER_TARGET", target.as_str()),
@@ -469,6 +471,7 @@ fn gateway_example_samples_filters_and_exports_every_signal() {
     let targets_dir = targets.to_str().unwrap().to_string();
     let mut sluice = Sluice::start_files(
         &[&repo("examples/gateway.yaml"), &overlay],
+        &[],
         &[
             ("JAEGER_ENDPOINT", jaeger_addr.as_str()),
             ("SLUICE_ENVIRONMENT", "smoke"),

@@ -388,3 +388,56 @@ fn sluice_pods_match_their_configs() {
         BTreeSet::from(["agent".to_string(), "gateway".into(), "sidecar".into()])
     );
 }
+
+/// Writes `text` as a ConfigMap volume's next revision and swaps it in the way the kubelet's
+/// atomic writer does: a new timestamped directory, a `..data_tmp` symlink to it renamed over
+/// `..data`; `config.yaml` is a symlink to `..data/config.yaml` that never changes itself.
+fn configmap_revision(volume: &std::path::Path, revision: &str, text: &str) {
+    use std::os::unix::fs::symlink;
+    let dir = volume.join(format!("..{revision}"));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("config.yaml"), text).unwrap();
+    let tmp = volume.join("..data_tmp");
+    symlink(format!("..{revision}"), &tmp).unwrap();
+    std::fs::rename(&tmp, volume.join("..data")).unwrap();
+    let link = volume.join("config.yaml");
+    if std::fs::symlink_metadata(&link).is_err() {
+        symlink("..data/config.yaml", &link).unwrap();
+    }
+}
+
+#[test]
+fn configmap_update_is_hot_reloaded_with_watch_config() {
+    // The manifests run `--watch-config` on a ConfigMap-mounted file: an edit must reach the
+    // running process although the mounted path is a symlink that never changes.
+    use common::{free_port, wait_until, Sluice};
+    use std::time::Duration;
+    let (first, second, health, own) = (free_port(), free_port(), free_port(), free_port());
+    let config = |port: u16| {
+        format!(
+            "extensions:\n  health_check: {{endpoint: \"127.0.0.1:{health}\"}}\n\
+             receivers:\n  otlp:\n    protocols:\n      http: {{endpoint: \"127.0.0.1:{port}\"}}\n\
+             exporters:\n  debug:\n\
+             service:\n  extensions: [health_check]\n  telemetry:\n    metrics: {{address: \"127.0.0.1:{own}\"}}\n\
+             \x20 pipelines:\n    logs: {{receivers: [otlp], exporters: [debug]}}\n"
+        )
+    };
+    let volume = tempfile::tempdir().unwrap();
+    configmap_revision(volume.path(), "2026_11_26_01_00_00.1", &config(first));
+    let path = volume.path().join("config.yaml");
+    let mut sluice = Sluice::start_files(&[&path], &["--watch-config"], &[]);
+    let listens = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    assert!(
+        wait_until(Duration::from_secs(20), || listens(first)),
+        "{}",
+        sluice.stderr()
+    );
+    configmap_revision(volume.path(), "2026_11_26_01_05_00.2", &config(second));
+    assert!(
+        wait_until(Duration::from_secs(20), || listens(second)
+            && !listens(first)),
+        "the swapped ConfigMap revision was not reloaded\n{}",
+        sluice.stderr()
+    );
+    assert_eq!(sluice.terminate(), 0);
+}

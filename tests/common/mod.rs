@@ -107,16 +107,17 @@ impl Sluice {
         }
     }
 
-    /// Starts `sluice --config FILE ...` on existing files, in order (later files win), with
-    /// extra environment variables. No telemetry overlay is added: the last file should set
+    /// Starts `sluice --config FILE ... ARGS` on existing files, in order (later files win),
+    /// with extra environment variables. No telemetry overlay is added: the last file should set
     /// `service.telemetry.metrics` (and every other port) itself.
-    pub fn start_files(files: &[&std::path::Path], env: &[(&str, &str)]) -> Sluice {
+    pub fn start_files(files: &[&std::path::Path], args: &[&str], env: &[(&str, &str)]) -> Sluice {
         let dir = tempfile::tempdir().unwrap();
         let stderr_path = dir.path().join("stderr.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
         for f in files {
             cmd.arg("--config").arg(f);
         }
+        cmd.args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
