@@ -332,3 +332,30 @@ fn healthcheck_command_fails_on_503() {
     let (code, _, _) = run(Command::new(&argv[0]).arg(&argv[1]).arg(&script));
     assert_ne!(code, 0);
 }
+
+#[test]
+fn binary_needs_only_libraries_the_slim_runtime_image_has() {
+    // The runtime stage installs no package: debian:bookworm-slim has glibc (libc, libm,
+    // the loader) and libgcc_s, nothing more (no OpenSSL, no libz). A dependency linking
+    // anything else would build fine and fail to start in the image.
+    let (code, out, err) = run(Command::new("ldd").arg(env!("CARGO_BIN_EXE_sluice")));
+    assert_eq!(code, 0, "{err}");
+    let libs: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|l| *l != "linux-vdso.so.1")
+        .collect();
+    let allowed = [
+        "libgcc_s.so.1",
+        "libm.so.6",
+        "libc.so.6",
+        "/lib64/ld-linux-x86-64.so.2",
+    ];
+    for l in &libs {
+        assert!(
+            allowed.contains(l),
+            "{l} is not in debian:bookworm-slim\n{out}"
+        );
+    }
+    assert!(libs.contains(&"libc.so.6"), "{out}");
+}
