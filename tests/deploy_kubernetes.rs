@@ -427,15 +427,25 @@ fn configmap_update_is_hot_reloaded_with_watch_config() {
     let path = volume.path().join("config.yaml");
     let mut sluice = Sluice::start_files(&[&path], &["--watch-config"], &[]);
     let listens = |port: u16| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    // Ready on the first revision (the log, not a port: another process may hold a port).
+    let first_line = format!("endpoint=127.0.0.1:{first}");
     assert!(
-        wait_until(Duration::from_secs(20), || listens(first)),
+        wait_until(Duration::from_secs(20), || {
+            let log = sluice.stderr();
+            log.contains("Everything is ready") && log.contains(&first_line)
+        }),
         "{}",
         sluice.stderr()
     );
     configmap_revision(volume.path(), "2026_11_26_01_05_00.2", &config(second));
     assert!(
-        wait_until(Duration::from_secs(20), || listens(second)
-            && !listens(first)),
+        wait_until(Duration::from_secs(20), || {
+            let log = sluice.stderr();
+            log.contains("trigger=\"config file changed\"")
+                && log.contains("reload complete")
+                && log.contains(&format!("endpoint=127.0.0.1:{second}"))
+                && listens(second)
+        }),
         "the swapped ConfigMap revision was not reloaded\n{}",
         sluice.stderr()
     );
