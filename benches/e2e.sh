@@ -13,7 +13,10 @@
 #   E2E_PEERS="sluice rotel"            collectors (the first two are compared); also
 #                                       "sluice-sysalloc": src/main.rs without its jemalloc
 #                                       global allocator (glibc malloc), built in
-#                                       target/sysalloc-variant; src/ is untouched
+#                                       target/sysalloc-variant; src/ is untouched;
+#                                       "sluice-base": the binary in E2E_BASE_BIN (e.g. a
+#                                       copy of target/release/sluice built from main), for
+#                                       before/after comparisons
 #   E2E_STEP_SECONDS=10                 seconds per rate step
 #   E2E_BATCH=512 E2E_WORKERS=8         items per request and concurrent senders
 #   E2E_SKIP_CRITERION=1                reuse criterion results already in target/criterion
@@ -60,6 +63,7 @@ sluice_bin() {
   case $1 in
     sluice) echo "$ROOT/target/release/sluice" ;;
     sluice-sysalloc) echo "$ROOT/target/sysalloc-variant/release/sluice-sysalloc" ;;
+    sluice-base) echo "${E2E_BASE_BIN:?set E2E_BASE_BIN to the baseline sluice binary}" ;;
   esac
 }
 

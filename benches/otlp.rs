@@ -1,6 +1,7 @@
 //! OTLP codec benchmarks on 1000-item requests of the load generator's payload shape:
-//! protobuf decode and encode (together, the physical bound of any OTLP pipeline, which
-//! must at least decode what it receives and encode what it sends), and JSON decode.
+//! protobuf decode and encode (together, the bound of a pipeline that decodes what it receives
+//! and encodes what it sends), the wire check that replaces them when no processor needs the
+//! data (`otlp_wire::check`), and JSON decode.
 //!
 //! `benches/e2e.sh` reads `target/criterion/otlp/{decode,encode}/<signal>/new/estimates.json`
 //! for the bound in its report.
@@ -40,13 +41,17 @@ fn codec(c: &mut Criterion) {
     g.throughput(Throughput::Elements(ITEMS as u64));
     for signal in Signal::ALL {
         let bytes = payload::encoded(signal, ITEMS);
-        let data = payload::batch(signal, ITEMS).data;
+        let data = payload::batch(signal, ITEMS).into_data();
         let json = otlp_json::encode_data(&data);
         g.bench_with_input(BenchmarkId::new("decode", signal), &bytes, |b, bytes| {
             b.iter(|| decode(signal, black_box(bytes)))
         });
         g.bench_with_input(BenchmarkId::new("encode", signal), &data, |b, data| {
             b.iter(|| encode(black_box(data)))
+        });
+        // What a pass-through pipeline does instead of decode + encode: check and count.
+        g.bench_with_input(BenchmarkId::new("check", signal), &bytes, |b, bytes| {
+            b.iter(|| sluice::otlp_wire::check(signal, black_box(bytes)).unwrap())
         });
         g.bench_with_input(BenchmarkId::new("decode_json", signal), &json, |b, json| {
             b.iter(|| otlp_json::decode_data(signal, black_box(json)).unwrap())

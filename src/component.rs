@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::pipeline::admission::Gate;
 use crate::pipeline::retry::RetryConfig;
 use crate::pipeline::Consumers;
-use crate::signal::{Batch, Data};
+use crate::signal::{Batch, Data, Encoded};
 
 /// The kind of a component, as in the collector's top-level config sections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -311,6 +311,16 @@ pub trait Exporter: Send + Sync {
 
     /// Sends one batch. May be called concurrently, and again with the same data on retry.
     async fn export(&self, data: &Data) -> Result<(), ExportError>;
+
+    /// Sends one batch that is still encoded as received. Exporters that send OTLP protobuf
+    /// override this to send the bytes as they are; the default decodes and calls
+    /// [`Exporter::export`].
+    async fn export_encoded(&self, data: &Encoded) -> Result<(), ExportError> {
+        let decoded = data
+            .decode()
+            .map_err(|e| ExportError::Permanent(format!("cannot decode request: {e}")))?;
+        self.export(&decoded).await
+    }
 
     /// Called once after the last export, before the service exits.
     async fn shutdown(&self) {}

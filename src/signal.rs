@@ -9,6 +9,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data as MetricData;
 use serde::{Deserialize, Serialize};
 
+pub use crate::payload::{Encoded, Payload};
+
 /// The three OpenTelemetry signals Sluice moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -112,6 +114,15 @@ impl Data {
         self.item_count() == 0
     }
 
+    /// An empty request of the given signal.
+    pub fn empty(signal: Signal) -> Data {
+        match signal {
+            Signal::Traces => Data::Traces(Default::default()),
+            Signal::Metrics => Data::Metrics(Default::default()),
+            Signal::Logs => Data::Logs(Default::default()),
+        }
+    }
+
     /// The encoded protobuf size of the request in bytes.
     pub fn encoded_len(&self) -> usize {
         use prost::Message;
@@ -121,6 +132,19 @@ impl Data {
             Data::Logs(r) => r.encoded_len(),
         }
     }
+}
+
+/// Encodes a request as protobuf.
+pub fn encode(data: &Data) -> bytes::Bytes {
+    use prost::Message;
+    let mut buf = bytes::BytesMut::with_capacity(data.encoded_len());
+    let r = match data {
+        Data::Traces(r) => r.encode(&mut buf),
+        Data::Metrics(r) => r.encode(&mut buf),
+        Data::Logs(r) => r.encode(&mut buf),
+    };
+    r.expect("BytesMut has room for encoded_len bytes");
+    buf.freeze()
 }
 
 /// Number of data points in one metric, as the collector counts them.
@@ -183,8 +207,8 @@ impl Metadata {
 /// The unit that moves through pipeline queues: one request's data plus its client metadata.
 #[derive(Debug, Clone)]
 pub struct Batch {
-    /// The telemetry itself.
-    pub data: Data,
+    /// The telemetry itself, decoded or still encoded as received.
+    pub payload: Payload,
     /// Client metadata captured by the receiver.
     pub metadata: Arc<Metadata>,
     /// Senders waiting until this data is safe (persistent queue or export); empty unless a
@@ -194,10 +218,20 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// A batch with no client metadata.
+    /// A batch of decoded data with no client metadata.
     pub fn new(data: Data) -> Self {
+        Batch::from_payload(Payload::Decoded(data))
+    }
+
+    /// A batch of an encoded request with no client metadata.
+    pub fn encoded(encoded: Encoded) -> Self {
+        Batch::from_payload(Payload::Encoded(encoded))
+    }
+
+    /// A batch of the given payload with no client metadata.
+    pub fn from_payload(payload: Payload) -> Self {
         Batch {
-            data,
+            payload,
             metadata: Arc::default(),
             acks: Default::default(),
         }
@@ -205,11 +239,37 @@ impl Batch {
 
     /// The signal of the batch's data.
     pub fn signal(&self) -> Signal {
-        self.data.signal()
+        self.payload.signal()
     }
 
     /// Items in the batch (spans, data points or log records).
     pub fn item_count(&self) -> usize {
-        self.data.item_count()
+        self.payload.item_count()
+    }
+
+    /// The decoded data, for processors that read or change it: an encoded payload is
+    /// decoded in place first. Should decoding fail (the receiver checked the bytes, so it
+    /// cannot), the batch is left empty, its senders are told it was not delivered, and the
+    /// error is logged.
+    pub fn data_mut(&mut self) -> &mut Data {
+        let (data, error) = self.payload.decode_in_place();
+        if let Some(e) = error {
+            tracing::error!(error = %e, "a checked OTLP request failed to decode; its data is dropped");
+            self.acks.fail(&format!("cannot decode request: {e}"));
+        }
+        data
+    }
+
+    /// The decoded data, taken out of the batch (see [`Batch::data_mut`]).
+    pub fn into_data(mut self) -> Data {
+        let signal = self.signal();
+        std::mem::replace(self.data_mut(), Data::empty(signal))
+    }
+
+    /// A decoded copy of the data (for tests and debugging output).
+    pub fn to_data(&self) -> Data {
+        self.payload
+            .to_data()
+            .unwrap_or_else(|_| Data::empty(self.signal()))
     }
 }

@@ -176,7 +176,7 @@ async fn good_protobuf_json_gzip_and_zstd_bodies_are_accepted() {
     assert_eq!(resp.headers()["content-type"], "application/json");
     assert_eq!(resp.text().await.unwrap(), "{}");
     let b = r.rx.recv().await.unwrap();
-    match &b.data {
+    match &b.to_data() {
         sluice::signal::Data::Traces(t) => {
             assert_eq!(
                 t.resource_spans[0].scope_spans[0].spans[0].name,

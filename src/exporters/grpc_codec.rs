@@ -8,7 +8,8 @@ use prost::Message;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::Status;
 
-/// Sends `Bytes` as the request message and decodes the response as `R`.
+/// Sends pre-encoded pieces (whose concatenation is the request message) and decodes the
+/// response as `R`.
 pub struct EncodedCodec<R>(PhantomData<R>);
 
 impl<R> Default for EncodedCodec<R> {
@@ -18,13 +19,13 @@ impl<R> Default for EncodedCodec<R> {
 }
 
 impl<R: Message + Default + Send + 'static> Codec for EncodedCodec<R> {
-    type Encode = Bytes;
+    type Encode = Vec<Bytes>;
     type Decode = R;
-    type Encoder = BytesEncoder;
+    type Encoder = PartsEncoder;
     type Decoder = ProstDecoder<R>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        BytesEncoder
+        PartsEncoder
     }
 
     fn decoder(&mut self) -> Self::Decoder {
@@ -41,6 +42,22 @@ impl Encoder for BytesEncoder {
 
     fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
         dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+/// Writes pre-encoded pieces one after the other (joined encoded requests).
+pub struct PartsEncoder;
+
+impl Encoder for PartsEncoder {
+    type Item = Vec<Bytes>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<Bytes>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.reserve(item.iter().map(Bytes::len).sum());
+        for part in &item {
+            dst.put_slice(part);
+        }
         Ok(())
     }
 }

@@ -11,7 +11,6 @@ use http::uri::PathAndQuery;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use prost::Message;
 use serde::Deserialize;
 use serde_json::Value;
 use tonic::codec::CompressionEncoding;
@@ -27,7 +26,7 @@ use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter,
 use crate::config::decode::{decode, duration, split_host_port};
 use crate::registry::{ExporterCreate, Factory};
 use crate::rpc_status::RpcStatus;
-use crate::signal::{Data, Signal};
+use crate::signal::{Data, Encoded, Signal};
 use crate::telemetry::LogOnce;
 use crate::tls::{https_connector, Alpn, Reloading};
 
@@ -238,7 +237,7 @@ impl OtlpGrpcExporter {
     async fn unary<R: prost::Message + Default + Send + Sync + 'static>(
         &self,
         path: &'static str,
-        body: Bytes,
+        body: Vec<Bytes>,
     ) -> Result<R, tonic::Status> {
         let channel = self
             .channel
@@ -262,6 +261,37 @@ impl OtlpGrpcExporter {
     }
 }
 
+impl OtlpGrpcExporter {
+    /// Sends one encoded request (the concatenation of `parts`) and logs partial successes.
+    async fn send(&self, signal: Signal, parts: Vec<Bytes>) -> Result<(), ExportError> {
+        let map = |s: tonic::Status| map_status(&s, &self.cfg.endpoint);
+        match signal {
+            Signal::Traces => {
+                let resp: ExportTraceServiceResponse =
+                    self.unary(TRACES_PATH, parts).await.map_err(map)?;
+                if let Some(p) = resp.partial_success {
+                    self.partial(signal, p.rejected_spans, &p.error_message);
+                }
+            }
+            Signal::Metrics => {
+                let resp: ExportMetricsServiceResponse =
+                    self.unary(METRICS_PATH, parts).await.map_err(map)?;
+                if let Some(p) = resp.partial_success {
+                    self.partial(signal, p.rejected_data_points, &p.error_message);
+                }
+            }
+            Signal::Logs => {
+                let resp: ExportLogsServiceResponse =
+                    self.unary(LOGS_PATH, parts).await.map_err(map)?;
+                if let Some(p) = resp.partial_success {
+                    self.partial(signal, p.rejected_log_records, &p.error_message);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Exporter for OtlpGrpcExporter {
     fn auth_id(&self) -> Option<ComponentId> {
@@ -273,37 +303,13 @@ impl Exporter for OtlpGrpcExporter {
     }
 
     async fn export(&self, data: &Data) -> Result<(), ExportError> {
-        let map = |s: tonic::Status| map_status(&s, &self.cfg.endpoint);
-        match data {
-            Data::Traces(r) => {
-                let resp: ExportTraceServiceResponse = self
-                    .unary(TRACES_PATH, r.encode_to_vec().into())
-                    .await
-                    .map_err(map)?;
-                if let Some(p) = resp.partial_success {
-                    self.partial(Signal::Traces, p.rejected_spans, &p.error_message);
-                }
-            }
-            Data::Metrics(r) => {
-                let resp: ExportMetricsServiceResponse = self
-                    .unary(METRICS_PATH, r.encode_to_vec().into())
-                    .await
-                    .map_err(map)?;
-                if let Some(p) = resp.partial_success {
-                    self.partial(Signal::Metrics, p.rejected_data_points, &p.error_message);
-                }
-            }
-            Data::Logs(r) => {
-                let resp: ExportLogsServiceResponse = self
-                    .unary(LOGS_PATH, r.encode_to_vec().into())
-                    .await
-                    .map_err(map)?;
-                if let Some(p) = resp.partial_success {
-                    self.partial(Signal::Logs, p.rejected_log_records, &p.error_message);
-                }
-            }
-        }
-        Ok(())
+        self.send(data.signal(), vec![crate::signal::encode(data)])
+            .await
+    }
+
+    /// Sends the received bytes as they are: no decode, no encode.
+    async fn export_encoded(&self, data: &Encoded) -> Result<(), ExportError> {
+        self.send(data.signal(), data.parts().to_vec()).await
     }
 
     fn queue_settings(&self) -> QueueSettings {

@@ -14,7 +14,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use prost::Message;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,7 +26,7 @@ use crate::config::decode::{decode, did_you_mean, duration};
 use crate::otlp_json;
 use crate::registry::{ExporterCreate, Factory};
 use crate::rpc_status::RpcStatus;
-use crate::signal::{Data, Signal};
+use crate::signal::{Data, Encoded, Signal};
 use crate::tls::{https_connector, Alpn, Reloading};
 
 /// The `otlp_http` exporter's factory.
@@ -230,27 +229,42 @@ impl OtlpHttpExporter {
             .map_err(|e| ExportError::Permanent(format!("TLS: {e}")))
     }
 
-    fn body(&self, data: &Data) -> Result<Vec<u8>, ExportError> {
+    /// The request body for decoded data: encoded as configured, then compressed.
+    fn body(&self, data: &Data) -> Result<Bytes, ExportError> {
         let raw = match self.cfg.encoding {
-            Encoding::Json => otlp_json::encode_data(data),
-            Encoding::Proto => match data {
-                Data::Traces(r) => r.encode_to_vec(),
-                Data::Metrics(r) => r.encode_to_vec(),
-                Data::Logs(r) => r.encode_to_vec(),
-            },
+            Encoding::Json => Bytes::from(otlp_json::encode_data(data)),
+            Encoding::Proto => crate::signal::encode(data),
         };
+        self.compress(&[raw])
+    }
+
+    /// Compresses the concatenation of `parts` as configured.
+    fn compress(&self, parts: &[Bytes]) -> Result<Bytes, ExportError> {
         let io = |e: std::io::Error| ExportError::Permanent(format!("cannot compress body: {e}"));
+        let len: usize = parts.iter().map(Bytes::len).sum();
         Ok(match self.cfg.compression {
-            Compression::None => raw,
+            Compression::None => match parts {
+                [one] => one.clone(),
+                _ => Bytes::from(parts.concat()),
+            },
             Compression::Gzip => {
                 let mut enc = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(raw.len() / 4),
+                    Vec::with_capacity(len / 4),
                     flate2::Compression::fast(),
                 );
-                enc.write_all(&raw).map_err(io)?;
-                enc.finish().map_err(io)?
+                for p in parts {
+                    enc.write_all(p).map_err(io)?;
+                }
+                Bytes::from(enc.finish().map_err(io)?)
             }
-            Compression::Zstd => zstd::encode_all(&raw[..], 1).map_err(io)?,
+            Compression::Zstd => {
+                let mut enc = zstd::stream::write::Encoder::new(Vec::with_capacity(len / 4), 1)
+                    .map_err(io)?;
+                for p in parts {
+                    enc.write_all(p).map_err(io)?;
+                }
+                Bytes::from(enc.finish().map_err(io)?)
+            }
         })
     }
 }
@@ -266,13 +280,40 @@ impl Exporter for OtlpHttpExporter {
     }
 
     async fn export(&self, data: &Data) -> Result<(), ExportError> {
-        let url = match data.signal() {
+        let body = self.body(data)?;
+        self.send(data.signal(), body).await
+    }
+
+    /// Protobuf bodies are the received bytes as they are (compressed); JSON needs decoding.
+    async fn export_encoded(&self, data: &Encoded) -> Result<(), ExportError> {
+        match self.cfg.encoding {
+            Encoding::Proto => {
+                let body = self.compress(data.parts())?;
+                self.send(data.signal(), body).await
+            }
+            Encoding::Json => {
+                let decoded = data
+                    .decode()
+                    .map_err(|e| ExportError::Permanent(format!("cannot decode request: {e}")))?;
+                self.export(&decoded).await
+            }
+        }
+    }
+
+    fn queue_settings(&self) -> QueueSettings {
+        self.cfg.sending_queue.settings(&self.cfg.retry_on_failure)
+    }
+}
+
+impl OtlpHttpExporter {
+    /// POSTs one body to the signal's URL and maps the answer.
+    async fn send(&self, signal: Signal, body: Bytes) -> Result<(), ExportError> {
+        let url = match signal {
             Signal::Traces => &self.urls[0],
             Signal::Metrics => &self.urls[1],
             Signal::Logs => &self.urls[2],
         };
         let json = self.cfg.encoding == Encoding::Json;
-        let body = self.body(data)?;
         let mut req = Request::post(url.clone()).header(
             http::header::CONTENT_TYPE,
             if json {
@@ -302,7 +343,7 @@ impl Exporter for OtlpHttpExporter {
             }
         }
         let req = req
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(body))
             .map_err(|e| ExportError::Permanent(format!("cannot build request to {url}: {e}")))?;
         let client = self.client()?;
         let call = async {
@@ -357,10 +398,6 @@ impl Exporter for OtlpHttpExporter {
             }),
             _ => Err(ExportError::Permanent(message)),
         }
-    }
-
-    fn queue_settings(&self) -> QueueSettings {
-        self.cfg.sending_queue.settings(&self.cfg.retry_on_failure)
     }
 }
 

@@ -140,7 +140,7 @@ impl ExportClient {
                 if let Err(e) = grpc.ready().await {
                     return Outcome::Error(format!("connect: {e}"));
                 }
-                let mut req = tonic::Request::new(body);
+                let mut req = tonic::Request::new(vec![body]);
                 req.set_timeout(*timeout);
                 // The response is an Export*ServiceResponse; only its presence matters here,
                 // and an empty protobuf message decodes as any of them.

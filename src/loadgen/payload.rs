@@ -333,12 +333,7 @@ pub fn batch(signal: Signal, items: usize) -> Batch {
 
 /// The protobuf encoding of [`batch`]`(signal, items)`'s request, as a receiver gets it.
 pub fn encoded(signal: Signal, items: usize) -> Vec<u8> {
-    use prost::Message;
-    match batch(signal, items).data {
-        Data::Traces(r) => r.encode_to_vec(),
-        Data::Metrics(r) => r.encode_to_vec(),
-        Data::Logs(r) => r.encode_to_vec(),
-    }
+    crate::signal::encode(&request(signal, items, &mut IdGen::new(0x5151_0001, 0))).to_vec()
 }
 
 #[cfg(test)]

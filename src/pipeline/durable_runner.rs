@@ -8,16 +8,13 @@
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::exporter_runner::{DurableWriter, ExporterInput, Job};
 use crate::component::{ComponentId, Exporter, StorageSpec};
-use crate::signal::{Batch, Data};
+use crate::signal::{Batch, Data, Encoded, Payload, Signal};
 use crate::storage::queue::{PersistentQueue, QueueError, QueueOptions};
 use crate::telemetry::metrics as own;
 use crate::telemetry::LogOnce;
@@ -25,36 +22,41 @@ use crate::telemetry::LogOnce;
 /// Segment files rotate at about this size.
 const SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
 
-/// Encodes a batch as a queue record: one signal byte, then the OTLP protobuf request.
-pub fn encode(data: &Data) -> Bytes {
-    let mut buf = BytesMut::with_capacity(data.encoded_len() + 1);
-    match data {
-        Data::Traces(r) => {
-            buf.put_u8(b't');
-            r.encode(&mut buf).expect("BytesMut grows");
-        }
-        Data::Metrics(r) => {
-            buf.put_u8(b'm');
-            r.encode(&mut buf).expect("BytesMut grows");
-        }
-        Data::Logs(r) => {
-            buf.put_u8(b'l');
-            r.encode(&mut buf).expect("BytesMut grows");
+/// Encodes a batch's payload as a queue record: one signal byte, then the OTLP protobuf
+/// request (an encoded payload's bytes as they are).
+pub fn encode(payload: &Payload) -> Bytes {
+    let mut buf = BytesMut::with_capacity(payload.encoded_len() + 1);
+    buf.put_u8(match payload.signal() {
+        Signal::Traces => b't',
+        Signal::Metrics => b'm',
+        Signal::Logs => b'l',
+    });
+    match payload {
+        Payload::Decoded(Data::Traces(r)) => r.encode(&mut buf).expect("BytesMut grows"),
+        Payload::Decoded(Data::Metrics(r)) => r.encode(&mut buf).expect("BytesMut grows"),
+        Payload::Decoded(Data::Logs(r)) => r.encode(&mut buf).expect("BytesMut grows"),
+        Payload::Encoded(e) => {
+            for part in e.parts() {
+                buf.extend_from_slice(part);
+            }
         }
     }
     buf.freeze()
 }
 
-/// Decodes a queue record written by [`encode`].
-pub fn decode(record: &[u8]) -> Result<Data, String> {
-    let (tag, body) = record.split_first().ok_or("empty record")?;
-    let r = match tag {
-        b't' => ExportTraceServiceRequest::decode(body).map(Data::Traces),
-        b'm' => ExportMetricsServiceRequest::decode(body).map(Data::Metrics),
-        b'l' => ExportLogsServiceRequest::decode(body).map(Data::Logs),
+/// Reads a queue record written by [`encode`] back as an encoded payload (checked and
+/// counted, not decoded: exporters that send protobuf forward it as it is).
+pub fn decode(record: &Bytes) -> Result<Payload, String> {
+    let (tag, _) = record.split_first().ok_or("empty record")?;
+    let signal = match tag {
+        b't' => Signal::Traces,
+        b'm' => Signal::Metrics,
+        b'l' => Signal::Logs,
         other => return Err(format!("unknown record tag {other}")),
     };
-    r.map_err(|e| format!("undecodable record: {e}"))
+    Encoded::parse(signal, record.slice(1..))
+        .map(Payload::Encoded)
+        .map_err(|e| format!("undecodable record: {e}"))
 }
 
 /// The queue directory of one exporter inside a storage directory.
@@ -170,7 +172,7 @@ pub fn spawn(
             let abandon = abandon.clone();
             tokio::spawn(async move {
                 tokio::select! {
-                    _ = job.run(Batch::new(data)) => {
+                    _ = job.run(Batch::from_payload(data)) => {
                         queue.complete(rid);
                         own::exporter_queue_size(&gauge_id, queue.pending());
                     }
@@ -210,7 +212,7 @@ struct QueueWriter {
 impl DurableWriter for QueueWriter {
     /// Writes the batch; its senders are acknowledged only after the write (and fsync).
     async fn write(&self, batch: Batch) {
-        let record = encode(&batch.data);
+        let record = encode(&batch.payload);
         let pushed = self.queue.push(record).await;
         own::exporter_queue_size(&self.id, self.queue.pending());
         if let Err(e) = pushed {
@@ -233,11 +235,19 @@ mod tests {
 
     #[test]
     fn records_round_trip() {
-        let d = Data::Traces(ExportTraceServiceRequest::default());
-        assert_eq!(decode(&encode(&d)).unwrap(), d);
-        let d = Data::Logs(ExportLogsServiceRequest::default());
-        assert_eq!(decode(&encode(&d)).unwrap(), d);
-        assert!(decode(b"x").is_err());
-        assert!(decode(b"").is_err());
+        let mut ids = crate::loadgen::payload::IdGen::new(1, 1);
+        for d in [
+            Data::Traces(crate::loadgen::payload::traces(3, &mut ids)),
+            Data::Logs(crate::loadgen::payload::logs(2, &mut ids)),
+            Data::Metrics(Default::default()),
+        ] {
+            let decoded = Payload::Decoded(d.clone());
+            let back = decode(&encode(&decoded)).unwrap();
+            assert_eq!(back.item_count(), d.item_count());
+            assert_eq!(back.to_data().unwrap(), d);
+            assert_eq!(encode(&back), encode(&decoded));
+        }
+        assert!(decode(&Bytes::from_static(b"x")).is_err());
+        assert!(decode(&Bytes::new()).is_err());
     }
 }

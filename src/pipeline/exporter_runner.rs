@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::retry::{Backoff, RetryConfig};
 use crate::component::{ComponentId, ExportError, Exporter, ExporterBatch, Sizer, StorageSpec};
-use crate::signal::Batch;
+use crate::signal::{Batch, Payload};
 use crate::telemetry::{exporter_health, metrics as own, spans, LogOnce};
 
 /// Where an exporter's input goes: an in-memory queue, or a persistent one.
@@ -197,7 +197,7 @@ impl Budget {
     async fn acquire(&self, batch: &Batch) -> OwnedSemaphorePermit {
         let cost = match self.sizer {
             Sizer::Items => batch.item_count(),
-            Sizer::Bytes => batch.data.encoded_len(),
+            Sizer::Bytes => batch.payload.encoded_len(),
             Sizer::Requests => 1,
         };
         // A batch larger than the whole queue still goes, alone.
@@ -289,7 +289,10 @@ impl Job {
         loop {
             attempt += 1;
             let (start, started) = (std::time::SystemTime::now(), std::time::Instant::now());
-            let result = self.exporter.export(&batch.data).await;
+            let result = match &batch.payload {
+                Payload::Decoded(data) => self.exporter.export(data).await,
+                Payload::Encoded(encoded) => self.exporter.export_encoded(encoded).await,
+            };
             spans::record(
                 &span_name,
                 spans::SpanRecord {

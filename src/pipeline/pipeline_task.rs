@@ -105,7 +105,7 @@ impl Chain {
             batches = out;
         }
         for b in batches {
-            if b.data.is_empty() {
+            if b.payload.is_empty() {
                 continue;
             }
             fan_out(&self.exporters, b).await;

@@ -214,7 +214,7 @@ struct Suffix(&'static str);
 
 impl Processor for Suffix {
     fn process(&mut self, mut batch: Batch, out: &mut Vec<Batch>) {
-        if let Data::Traces(r) = &mut batch.data {
+        if let Data::Traces(r) = batch.data_mut() {
             for rs in &mut r.resource_spans {
                 for ss in &mut rs.scope_spans {
                     for s in &mut ss.spans {

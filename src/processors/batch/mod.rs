@@ -17,12 +17,12 @@ use crate::component::{ComponentConfigError, ComponentId, Processor};
 use crate::config::decode::decode;
 use crate::pipeline::ack::Acks;
 use crate::registry::{Factory, ProcessorCreate};
-use crate::signal::{Batch, Data, Metadata, Signal};
+use crate::signal::{Batch, Metadata, Payload, Signal};
 use crate::telemetry::logs::LogOnce;
 use crate::telemetry::metrics as own;
 
 pub use config::BatchConfig;
-pub use split::{append, take_items};
+pub use split::{append, append_payload, take_items};
 
 /// The `batch` processor's factory.
 pub const FACTORY: Factory<ProcessorCreate> = Factory {
@@ -56,7 +56,9 @@ pub enum Trigger {
 
 /// Items waiting for one metadata combination.
 struct Shard {
-    pending: Option<Data>,
+    /// Encoded while every request merged into it arrived encoded (joined without decoding);
+    /// decoded once a decoded request joins or a split needs the items.
+    pending: Option<Payload>,
     items: usize,
     deadline: Option<Instant>,
     metadata: Arc<Metadata>,
@@ -115,17 +117,24 @@ impl BatchProcessor {
             let Some(pending) = shard.pending.as_mut() else {
                 break;
             };
-            let data = if max > 0 && shard.items > max {
+            let payload = if max > 0 && shard.items > max {
                 shard.items -= max;
-                take_items(pending, max)
+                let (data, error) = pending.decode_in_place();
+                if let Some(e) = error {
+                    tracing::error!(processor = %self.id, error = %e,
+                        "a checked OTLP request failed to decode; its data is dropped");
+                    shard.acks.fail(&format!("cannot decode request: {e}"));
+                    shard.items = data.item_count();
+                }
+                Payload::Decoded(take_items(data, max))
             } else {
                 shard.items = 0;
                 shard.pending.take().expect("pending data")
             };
-            let n = data.item_count();
+            let n = payload.item_count();
             own::batch_sent(&self.id, n as u64, trigger);
             out.push(Batch {
-                data,
+                payload,
                 metadata: shard.metadata.clone(),
                 acks: shard.acks.clone(),
             });
@@ -181,8 +190,8 @@ impl Processor for BatchProcessor {
         let mut shard = self.shards.remove(&key).expect("shard exists");
         shard.acks.merge(batch.acks);
         match shard.pending.as_mut() {
-            Some(p) => append(p, batch.data),
-            None => shard.pending = Some(batch.data),
+            Some(p) => append_payload(p, batch.payload),
+            None => shard.pending = Some(batch.payload),
         }
         shard.items += items;
         // As upstream: with no timeout, or a zero send_batch_size, everything goes at once

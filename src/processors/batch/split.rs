@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
-use crate::signal::{metric_point_count, Data};
+use crate::signal::{metric_point_count, Data, Payload};
 
 /// Appends `from` to `into` (both must be the same signal). Resources are appended as they
 /// are, as the collector's batcher does; nothing is merged or reordered.
@@ -22,6 +22,24 @@ pub fn append(into: &mut Data, from: Data) {
         (Data::Metrics(a), Data::Metrics(b)) => a.resource_metrics.extend(b.resource_metrics),
         (Data::Logs(a), Data::Logs(b)) => a.resource_logs.extend(b.resource_logs),
         (a, b) => panic!("batch: cannot append {} to {}", b.signal(), a.signal()),
+    }
+}
+
+/// Appends payload `from` to `into` (same signal). Two encoded payloads are joined without
+/// decoding; otherwise both are decoded and appended with [`append`]. A payload that fails to
+/// decode (impossible for checked requests) is logged and its items are lost.
+pub fn append_payload(into: &mut Payload, from: Payload) {
+    match (into, from) {
+        (Payload::Encoded(a), Payload::Encoded(b)) => a.append(b),
+        (into, mut from) => {
+            let (b, e1) = from.decode_in_place();
+            let b = std::mem::replace(b, Data::empty(b.signal()));
+            let (a, e2) = into.decode_in_place();
+            if let Some(e) = e1.or(e2) {
+                tracing::error!(error = %e, "batch: a checked OTLP request failed to decode; its data is dropped");
+            }
+            append(a, b);
+        }
     }
 }
 

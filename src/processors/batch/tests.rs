@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use serde_json::json;
 
 use super::*;
+use crate::signal::{Data, Encoded};
 
 fn resource(name: &str) -> Option<Resource> {
     Some(Resource {
@@ -225,7 +226,7 @@ fn size_trigger_and_max_size_splitting() {
         }
         assert_eq!(counts(&out), case.on_size, "{}", case.name);
         for b in &out {
-            assert_grouping_intact(&b.data);
+            assert_grouping_intact(&b.to_data());
         }
         let mut rest = Vec::new();
         p.shutdown(&mut rest);
@@ -253,7 +254,7 @@ fn timeout_flushes_what_is_held() {
     p.on_deadline(deadline, &mut out);
     assert_eq!(counts(&out), [5]);
     assert_eq!(
-        span_names(&out[0].data),
+        span_names(&out[0].to_data()),
         [
             "a/scope0/0",
             "a/scope0/1",
@@ -332,7 +333,7 @@ fn metrics_are_split_by_data_point_keeping_the_metric_type() {
     p.process(Batch::new(data.clone()), &mut out);
     p.shutdown(&mut out);
     assert_eq!(counts(&out), [3, 3, 1]);
-    let Data::Metrics(second) = &out[1].data else {
+    let Data::Metrics(second) = &out[1].to_data() else {
         panic!()
     };
     let ms = &second.resource_metrics[0].scope_metrics[0].metrics;
@@ -350,7 +351,7 @@ fn metrics_are_split_by_data_point_keeping_the_metric_type() {
     }
     // take_items on the original agrees with what the processor did.
     let head = take_items(&mut data, 3);
-    assert_eq!(head, out[0].data);
+    assert_eq!(head, out[0].to_data());
 }
 
 #[test]
@@ -384,7 +385,7 @@ fn metadata_keys_keep_tenants_apart() {
         "metadata_cardinality_limit": 2,
     }));
     let tenant = |t: Option<&str>, svc: &str, n: usize| Batch {
-        data: traces(&[(svc, &[n])]),
+        payload: traces(&[(svc, &[n])]).into(),
         metadata: Arc::new(Metadata::from_pairs(
             t.map(|t| ("x-tenant", t.to_string()))
                 .into_iter()
@@ -402,7 +403,9 @@ fn metadata_keys_keep_tenants_apart() {
         out[0].metadata.get("authorization").is_empty(),
         "only metadata_keys travel on"
     );
-    assert!(span_names(&out[0].data).iter().all(|n| n.starts_with('a')));
+    assert!(span_names(&out[0].to_data())
+        .iter()
+        .all(|n| n.starts_with('a')));
     // Tenant a's batcher flushed and is gone, so requests without the header get the second
     // of the two batchers the limit allows …
     p.process(tenant(None, "none", 1), &mut out);
@@ -415,4 +418,44 @@ fn metadata_keys_keep_tenants_apart() {
         .collect();
     rest.sort();
     assert_eq!(rest, [(vec![], 1), (vec!["b".to_string()], 3)]);
+}
+
+fn encoded(data: &Data) -> Batch {
+    Batch::encoded(Encoded::parse(data.signal(), crate::signal::encode(data)).expect("valid"))
+}
+
+#[test]
+fn encoded_requests_are_joined_without_decoding() {
+    let mut p = processor(json!({"send_batch_size": 5}));
+    let mut out = Vec::new();
+    let (a, b) = (traces(&[("a", &[2])]), traces(&[("b", &[3])]));
+    p.process(encoded(&a), &mut out);
+    p.process(encoded(&b), &mut out);
+    assert_eq!(counts(&out), [5]);
+    let Payload::Encoded(joined) = &out[0].payload else {
+        panic!("the joined batch was decoded")
+    };
+    assert_eq!(joined.parts().len(), 2, "the received bytes, as they are");
+    let mut expected = a;
+    append(&mut expected, b);
+    assert_eq!(out[0].to_data(), expected);
+}
+
+#[test]
+fn encoded_and_decoded_requests_mix_and_split() {
+    // A decoded request joining encoded ones, and a split by send_batch_max_size, decode.
+    let mut p = processor(json!({"send_batch_size": 4, "send_batch_max_size": 4}));
+    let mut out = Vec::new();
+    p.process(encoded(&traces(&[("a", &[2])])), &mut out);
+    p.process(Batch::new(traces(&[("b", &[3])])), &mut out);
+    assert_eq!(counts(&out), [4]);
+    assert!(matches!(out[0].payload, Payload::Decoded(_)));
+    assert_eq!(
+        span_names(&out[0].to_data()),
+        ["a/scope0/0", "a/scope0/1", "b/scope0/0", "b/scope0/1"]
+    );
+    out.clear();
+    p.shutdown(&mut out);
+    assert_eq!(span_names(&out[0].to_data()), ["b/scope0/2"]);
+    assert_grouping_intact(&out[0].to_data());
 }

@@ -437,14 +437,12 @@ impl Processor for FilterProcessor {
         }
         let before = batch.item_count();
         let mut ignored = Vec::new();
-        let result = self
-            .stages
-            .iter()
-            .try_for_each(|stage| match &mut batch.data {
-                Data::Traces(req) => filter_traces(req, stage, &mut ignored),
-                Data::Metrics(req) => filter_metrics(req, stage, &mut ignored),
-                Data::Logs(req) => filter_logs(req, stage, &mut ignored),
-            });
+        let data = batch.data_mut();
+        let result = self.stages.iter().try_for_each(|stage| match &mut *data {
+            Data::Traces(req) => filter_traces(req, stage, &mut ignored),
+            Data::Metrics(req) => filter_metrics(req, stage, &mut ignored),
+            Data::Logs(req) => filter_logs(req, stage, &mut ignored),
+        });
         if let Err(e) = result {
             // As upstream, the error goes back to the sender; data filtered to nothing below
             // is a success (its acknowledgements complete when the batch is dropped).
@@ -463,7 +461,7 @@ impl Processor for FilterProcessor {
                 (before - after) as u64,
             );
         }
-        let empty = match &batch.data {
+        let empty = match batch.data_mut() {
             Data::Traces(r) => r.resource_spans.is_empty(),
             Data::Metrics(r) => r.resource_metrics.is_empty(),
             Data::Logs(r) => r.resource_logs.is_empty(),

@@ -173,7 +173,7 @@ fn run(p: &mut dyn Processor, data: Data) -> Option<Data> {
     let mut out = Vec::new();
     p.process(Batch::new(data), &mut out);
     assert!(out.len() <= 1);
-    out.pop().map(|b| b.data)
+    out.pop().map(|b| b.to_data())
 }
 
 fn span_names(d: &Data) -> Vec<Vec<Vec<String>>> {

@@ -242,5 +242,5 @@ fn the_processor_passes_data_through_and_offers_its_gate() {
     let data = crate::signal::Data::Traces(Default::default());
     p.process(Batch::new(data.clone()), &mut out);
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].data, data);
+    assert_eq!(out[0].to_data(), data);
 }

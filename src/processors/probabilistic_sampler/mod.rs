@@ -762,7 +762,7 @@ impl ProbabilisticSampler {
 
 impl Processor for ProbabilisticSampler {
     fn process(&mut self, mut batch: Batch, out: &mut Vec<Batch>) {
-        if self.sample_data(&mut batch.data) {
+        if self.sample_data(batch.data_mut()) {
             out.push(batch);
         }
     }

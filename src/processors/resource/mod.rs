@@ -102,7 +102,7 @@ impl ResourceProcessor {
 impl Processor for ResourceProcessor {
     fn process(&mut self, mut batch: Batch, out: &mut Vec<Batch>) {
         let md = batch.metadata.clone();
-        self.apply_data(&mut batch.data, &md);
+        self.apply_data(batch.data_mut(), &md);
         out.push(batch);
     }
 }

@@ -418,7 +418,7 @@ fn applies_to_every_resource_of_every_signal() {
         let mut out = Vec::new();
         p.process(Batch::new(data), &mut out);
         assert_eq!(out.len(), 1);
-        let resources: Vec<Option<Resource>> = match &out[0].data {
+        let resources: Vec<Option<Resource>> = match &out[0].to_data() {
             Data::Traces(r) => r
                 .resource_spans
                 .iter()

@@ -4,10 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +16,7 @@ use crate::auth::ServerAuth;
 use crate::component::ComponentId;
 use crate::pipeline::{ConsumeError, Consumers};
 use crate::rpc_status::RpcStatus;
-use crate::signal::{Batch, Data, Metadata, Signal};
+use crate::signal::{Batch, Encoded, Metadata, Payload, Signal};
 use crate::telemetry::metrics as own;
 use crate::telemetry::LogOnce;
 use crate::tls::acceptor::{self, ServerTlsSource};
@@ -62,13 +58,25 @@ impl Handler {
             )));
         };
         let ticket = consumer.admit(body.len()).map_err(refusal)?;
-        let mut data = decode(signal, &body)?;
-        drop(body);
-        own::attribute_limits_applied(&self.id, self.attribute_limits.apply(&mut data));
-        if data.is_empty() {
+        // Checked and counted, not decoded: pipelines that need the data decode it.
+        let encoded = Encoded::parse(signal, body).map_err(|e| {
+            Status::invalid_argument(format!("cannot decode OTLP protobuf {signal}: {e}"))
+        })?;
+        let mut payload = Payload::Encoded(encoded);
+        if self.attribute_limits.is_active() {
+            // The limits change the data: decode it here.
+            let (data, error) = payload.decode_in_place();
+            if let Some(e) = error {
+                return Err(Status::invalid_argument(format!(
+                    "cannot decode OTLP protobuf {signal}: {e}"
+                )));
+            }
+            own::attribute_limits_applied(&self.id, self.attribute_limits.apply(data));
+        }
+        if payload.is_empty() {
             return Ok(());
         }
-        let mut batch = Batch::new(data);
+        let mut batch = Batch::from_payload(payload);
         if self.include_metadata {
             batch.metadata = Arc::new(Metadata::from_pairs(metadata.iter().filter_map(
                 |kv| match kv {
@@ -84,15 +92,6 @@ impl Handler {
             .await
             .map_err(refusal)
     }
-}
-
-fn decode(signal: Signal, body: &[u8]) -> Result<Data, Status> {
-    let r = match signal {
-        Signal::Traces => ExportTraceServiceRequest::decode(body).map(Data::Traces),
-        Signal::Metrics => ExportMetricsServiceRequest::decode(body).map(Data::Metrics),
-        Signal::Logs => ExportLogsServiceRequest::decode(body).map(Data::Logs),
-    };
-    r.map_err(|e| Status::invalid_argument(format!("cannot decode OTLP protobuf {signal}: {e}")))
 }
 
 /// A refusal as the collector answers it: UNAVAILABLE with RetryInfo, so clients retry.

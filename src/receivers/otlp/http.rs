@@ -7,16 +7,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use bytes::Bytes;
 use http_body_util::BodyExt;
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 use tokio::net::TcpListener;
 
@@ -34,7 +29,7 @@ use crate::component::ComponentId;
 use crate::otlp_json;
 use crate::pipeline::{ConsumeError, Consumers};
 use crate::rpc_status::{http_status_for, RpcStatus};
-use crate::signal::{Batch, Data, Metadata, Signal};
+use crate::signal::{Batch, Encoded, Metadata, Payload, Signal};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -330,14 +325,24 @@ async fn handle_inner(shared: &Shared, req: Request<Body>) -> Response {
     if let Err(e) = consumer.readmit(&mut ticket, body.len()) {
         return unavailable(enc, e);
     }
-    let mut data = match decode(signal, enc, &body) {
+    let mut payload = match decode(signal, enc, body) {
         Ok(d) => d,
         Err(m) => return status_response(enc, tonic::Code::InvalidArgument, m),
     };
-    drop(body);
-    own::attribute_limits_applied(&shared.id, cfg.attribute_limits.apply(&mut data));
-    if !data.is_empty() {
-        let mut batch = Batch::new(data);
+    if cfg.attribute_limits.is_active() {
+        // The limits change the data: decode it here.
+        let (data, error) = payload.decode_in_place();
+        if let Some(e) = error {
+            return status_response(
+                enc,
+                tonic::Code::InvalidArgument,
+                format!("cannot decode OTLP protobuf {signal}: {e}"),
+            );
+        }
+        own::attribute_limits_applied(&shared.id, cfg.attribute_limits.apply(data));
+    }
+    if !payload.is_empty() {
+        let mut batch = Batch::from_payload(payload);
         if let Some(md) = metadata {
             batch.metadata = Arc::new(md);
         }
@@ -389,18 +394,16 @@ fn too_large(enc: Encoding, limit: u64) -> Response {
     r
 }
 
-fn decode(signal: Signal, enc: Encoding, body: &[u8]) -> Result<Data, String> {
+/// JSON is decoded; protobuf is checked and counted but kept encoded (pipelines that need the
+/// data decode it).
+fn decode(signal: Signal, enc: Encoding, body: Vec<u8>) -> Result<Payload, String> {
     match enc {
-        Encoding::Json => otlp_json::decode_data(signal, body)
+        Encoding::Json => otlp_json::decode_data(signal, &body)
+            .map(Payload::Decoded)
             .map_err(|e| format!("cannot decode OTLP/JSON {signal}: {e}")),
-        Encoding::Proto => {
-            let r = match signal {
-                Signal::Traces => ExportTraceServiceRequest::decode(body).map(Data::Traces),
-                Signal::Metrics => ExportMetricsServiceRequest::decode(body).map(Data::Metrics),
-                Signal::Logs => ExportLogsServiceRequest::decode(body).map(Data::Logs),
-            };
-            r.map_err(|e| format!("cannot decode OTLP protobuf {signal}: {e}"))
-        }
+        Encoding::Proto => Encoded::parse(signal, Bytes::from(body))
+            .map(Payload::Encoded)
+            .map_err(|e| format!("cannot decode OTLP protobuf {signal}: {e}")),
     }
 }
 

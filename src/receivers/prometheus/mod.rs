@@ -238,7 +238,7 @@ mod tests {
 
     /// (metric name, flags) of every point in a batch.
     fn points(b: &Batch) -> Vec<(String, u32)> {
-        let Data::Metrics(req) = &b.data else {
+        let Data::Metrics(req) = &b.to_data() else {
             return Vec::new();
         };
         let mut out = Vec::new();
