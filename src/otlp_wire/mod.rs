@@ -33,8 +33,20 @@ pub fn check(signal: Signal, body: &[u8]) -> Result<usize, WireError> {
     walk(msg, body, 0)
 }
 
-#[inline]
+/// Reads a varint; keys and most lengths are one byte, so that case is inlined.
+#[inline(always)]
 fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
+    match buf.get(*pos) {
+        Some(&b) if b < 0x80 => {
+            *pos += 1;
+            Ok(u64::from(b))
+        }
+        _ => varint_slow(buf, pos),
+    }
+}
+
+#[inline(never)]
+fn varint_slow(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     let mut v = 0u64;
     for i in 0..10 {
         let b = *buf.get(*pos).ok_or(WireError("truncated varint"))?;
@@ -107,8 +119,10 @@ fn walk(msg: Msg, buf: &[u8], depth: u32) -> Result<usize, WireError> {
                 match field {
                     None | Some(Field::Bytes) => {}
                     Some(Field::Str) => {
-                        std::str::from_utf8(body)
-                            .map_err(|_| WireError("string field is not valid UTF-8"))?;
+                        // Nearly all telemetry strings are ASCII: check that first, cheaply.
+                        if !body.is_ascii() && std::str::from_utf8(body).is_err() {
+                            return Err(WireError("string field is not valid UTF-8"));
+                        }
                     }
                     Some(Field::Message(inner)) => {
                         let n = walk(inner, body, depth + 1)?;

@@ -68,6 +68,7 @@ pub(super) enum Field {
 impl Msg {
     /// The kind of field `tag` of this message; `None` for fields the schema does not know
     /// (skipped, as protobuf decoders do).
+    #[inline]
     pub(super) fn field(self, tag: u32) -> Option<Field> {
         use Field::*;
         let f = match (self, tag) {

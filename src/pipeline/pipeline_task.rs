@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::component::{ComponentId, Processor};
-use crate::signal::Batch;
+use crate::signal::{Batch, Encoded, Payload};
 use crate::telemetry::metrics as own;
 
 use super::ExporterInput;
@@ -122,8 +122,17 @@ fn count_out(id: &ComponentId, out: &[Batch]) {
 
 /// Sends to every exporter, cloning for all but the last. Waits for queue space, which
 /// is how a slow exporter pushes back on this pipeline and, through it, the receivers.
-async fn fan_out(exporters: &[ExporterInput], batch: Batch) {
+///
+/// Decoded data going to several exporters is encoded once first: clones of an encoded
+/// payload share its bytes, where clones of decoded data copy every string, and OTLP
+/// exporters would each encode it anyway.
+async fn fan_out(exporters: &[ExporterInput], mut batch: Batch) {
     let n = exporters.len();
+    if n > 1 {
+        if let Payload::Decoded(data) = &batch.payload {
+            batch.payload = Payload::Encoded(Encoded::from_data(data));
+        }
+    }
     let mut batch = Some(batch);
     for (i, exp) in exporters.iter().enumerate() {
         let b = if i + 1 == n {

@@ -520,3 +520,43 @@ async fn exporter_side_batching_merges_and_flushes() {
         "held data is flushed at shutdown"
     );
 }
+
+/// Records in which form each export arrived.
+#[derive(Clone, Default)]
+struct Forms(Shared<&'static str>);
+
+#[async_trait]
+impl Exporter for Forms {
+    async fn export(&self, _: &Data) -> Result<(), ExportError> {
+        self.0.lock().unwrap().push("decoded");
+        Ok(())
+    }
+
+    async fn export_encoded(&self, _: &crate::signal::Encoded) -> Result<(), ExportError> {
+        self.0.lock().unwrap().push("encoded");
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn received_bytes_reach_exporters_as_they_are_unless_a_processor_reads_them() {
+    let (a, b) = (Forms::default(), Forms::default());
+    let (ia, ha) = spawn_exporter(id("a"), Box::new(a.clone()), None).unwrap();
+    let (ib, hb) = spawn_exporter(id("b"), Box::new(b.clone()), None).unwrap();
+    let (p1, h1) = spawn_pipeline("traces/1".into(), vec![], vec![ia]);
+    let (p2, h2) = spawn_pipeline(
+        "traces/2".into(),
+        vec![(id("s"), Box::new(Suffix("-p2")) as Box<dyn Processor>)],
+        vec![ib],
+    );
+    let consumer = Consumer::new(id("otlp"), Signal::Traces, vec![p1, p2]);
+    let data = traces(&["s"]).into_data();
+    let encoded = crate::signal::Encoded::from_data(&data);
+    consumer.consume(Batch::encoded(encoded)).await.unwrap();
+    drop(consumer);
+    for h in [h1, h2, ha, hb] {
+        h.await.unwrap();
+    }
+    assert_eq!(*a.0.lock().unwrap(), ["encoded"]);
+    assert_eq!(*b.0.lock().unwrap(), ["decoded"]);
+}
