@@ -137,7 +137,7 @@ fn walk(msg: Msg, buf: &[u8], depth: u32) -> Result<usize, WireError> {
                         }
                     }
                     Some(Field::RepeatedFixed64) => {
-                        if body.len() % 8 != 0 {
+                        if !body.len().is_multiple_of(8) {
                             return Err(WireError("packed 64-bit field has a partial value"));
                         }
                     }
