@@ -142,3 +142,43 @@ fn skips_unknown_fields_as_the_decoder_does() {
     assert!(ExportTraceServiceRequest::decode(&body[..]).is_ok());
     assert_eq!(check(Signal::Traces, &body), Ok(3));
 }
+
+#[test]
+fn whatever_it_accepts_prost_decodes_with_the_same_count() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x51u64);
+    let mut ids = payload::IdGen::new(7, 0);
+    let (mut accepted, mut refused) = (0, 0);
+    for signal in Signal::ALL {
+        let good = crate::signal::encode(&payload::request(signal, 3, &mut ids)).to_vec();
+        for _ in 0..3000 {
+            let mut body = good.clone();
+            for _ in 0..rng.random_range(1..4) {
+                let at = rng.random_range(0..body.len());
+                match rng.random_range(0..4) {
+                    0 => body[at] = rng.random(),
+                    1 => body[at] ^= 1 << rng.random_range(0..8),
+                    2 => body.truncate(at),
+                    _ => body.insert(at, rng.random()),
+                }
+                if body.is_empty() {
+                    break;
+                }
+            }
+            match check(signal, &body) {
+                Ok(n) => {
+                    accepted += 1;
+                    let decoded = crate::payload::decode_request(signal, &body)
+                        .unwrap_or_else(|e| panic!("{signal}: accepted, prost refuses: {e}"));
+                    assert_eq!(decoded.item_count(), n, "{signal}: count differs");
+                }
+                Err(_) => refused += 1,
+            }
+        }
+    }
+    // Both outcomes were exercised.
+    assert!(
+        accepted > 100 && refused > 100,
+        "{accepted} accepted, {refused} refused"
+    );
+}
