@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter};
 use crate::config::decode::{decode, did_you_mean};
 use crate::registry::{ExporterCreate, Factory};
-use crate::signal::{Data, Signal};
+use crate::signal::{Data, Encoded, Signal};
 
 pub use format::{basic_fields, detailed, normal};
 use sampler::Sampler;
@@ -117,17 +117,17 @@ pub struct DebugExporter {
     sampler: Mutex<Sampler>,
 }
 
-#[async_trait]
-impl Exporter for DebugExporter {
-    async fn export(&self, data: &Data) -> Result<(), ExportError> {
-        let keep = self
-            .sampler
+impl DebugExporter {
+    /// Whether the sampler lets this export be printed.
+    fn keep(&self) -> bool {
+        self.sampler
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .keep(std::time::Instant::now());
-        if !keep {
-            return Ok(());
-        }
+            .keep(std::time::Instant::now())
+    }
+
+    /// Prints one export at the configured verbosity.
+    fn print(&self, data: &Data) {
         let (kind, fields) = basic_fields(data);
         let summary = fields
             .iter()
@@ -142,6 +142,26 @@ impl Exporter for DebugExporter {
             Verbosity::Detailed => {
                 tracing::info!("{kind} {{{summary}}}\n{}", detailed(data).join("\n"))
             }
+        }
+    }
+}
+
+#[async_trait]
+impl Exporter for DebugExporter {
+    async fn export(&self, data: &Data) -> Result<(), ExportError> {
+        if self.keep() {
+            self.print(data);
+        }
+        Ok(())
+    }
+
+    /// Decodes only exports the sampler lets through.
+    async fn export_encoded(&self, data: &Encoded) -> Result<(), ExportError> {
+        if self.keep() {
+            let decoded = data
+                .decode()
+                .map_err(|e| ExportError::Permanent(format!("cannot decode request: {e}")))?;
+            self.print(&decoded);
         }
         Ok(())
     }
