@@ -206,6 +206,14 @@ pub trait Processor: Send {
     /// Called at or after the deadline returned by `next_deadline`.
     fn on_deadline(&mut self, _now: Instant, _out: &mut Vec<Batch>) {}
 
+    /// Whether this processor needs batches decoded (reads or changes the data). Receivers
+    /// decode requests up front for a pipeline with such a processor, so the memory it takes
+    /// is there when the memory_limiter admits it; processors that only count items or join
+    /// requests return false, and their pipelines forward received bytes undecoded.
+    fn reads_data(&self) -> bool {
+        true
+    }
+
     /// Called once at shutdown: push everything still held onto `out`.
     fn shutdown(&mut self, _out: &mut Vec<Batch>) {}
 

@@ -44,6 +44,8 @@ struct Route {
     pipelines: Arc<[mpsc::Sender<Batch>]>,
     gates: Gates,
     wait_for_ack: bool,
+    /// Decode encoded requests before admitting them (a processor behind reads the data).
+    decode: bool,
 }
 
 /// Delivers one receiver's batches of one signal to every pipeline that lists it. Clones share
@@ -66,6 +68,7 @@ impl Consumer {
                 pipelines: pipelines.into(),
                 gates: Gates::default(),
                 wait_for_ack: false,
+                decode: false,
             })),
         }
     }
@@ -81,6 +84,13 @@ impl Consumer {
     /// persistent queue or an exporter with `wait_for_result` is behind it).
     pub fn with_acks(self, wait: bool) -> Self {
         self.update(|r| r.wait_for_ack = wait)
+    }
+
+    /// The same consumer, decoding encoded requests before it checks the gates and queues
+    /// them: a processor behind it reads the data, so decoding is needed anyway, and done
+    /// here the decoded size is what the memory_limiter measures and admits.
+    pub fn with_decode(self, decode: bool) -> Self {
+        self.update(|r| r.decode = decode)
     }
 
     /// The same consumer, asking these gates before admitting data.
@@ -143,6 +153,9 @@ impl Consumer {
             None
         };
         debug_assert_eq!(batch.signal(), self.signal);
+        if route.decode {
+            batch.data_mut();
+        }
         let items = batch.item_count() as u64;
         if let Err(r) = route.gates.check(self.signal, items, own) {
             let e = ConsumeError::from(r);

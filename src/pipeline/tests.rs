@@ -560,3 +560,17 @@ async fn received_bytes_reach_exporters_as_they_are_unless_a_processor_reads_the
     assert_eq!(*a.0.lock().unwrap(), ["encoded"]);
     assert_eq!(*b.0.lock().unwrap(), ["decoded"]);
 }
+
+#[tokio::test]
+async fn a_consumer_told_to_decode_queues_decoded_data() {
+    // Pipelines with a processor that reads data get decoded batches from the receiver, so
+    // the memory_limiter admits them at their decoded size.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let consumer = Consumer::new(id("otlp"), Signal::Traces, vec![tx]).with_decode(true);
+    let data = traces(&["a", "b"]).into_data();
+    let encoded = crate::signal::Encoded::from_data(&data);
+    consumer.consume(Batch::encoded(encoded)).await.unwrap();
+    let got = rx.recv().await.unwrap();
+    assert!(matches!(got.payload, crate::signal::Payload::Decoded(_)));
+    assert_eq!(got.to_data(), data);
+}

@@ -305,13 +305,15 @@ impl Service {
                 f.0.push(running.input.clone());
                 f.1.extend(running.gates.iter().cloned());
                 f.2 |= running.acking;
+                f.3 |= running.decodes;
             }
         }
         let mut out: BTreeMap<ComponentId, Consumers> = BTreeMap::new();
-        for ((rid, signal), (inputs, gates, acking)) in feeds {
+        for ((rid, signal), (inputs, gates, acking, decodes)) in feeds {
             let consumer = Consumer::new(rid.clone(), signal, inputs)
                 .with_gates(Gates::new(gates))
-                .with_acks(acking);
+                .with_acks(acking)
+                .with_decode(decodes);
             out.entry(rid).or_default().set(signal, consumer);
         }
         out
@@ -372,7 +374,7 @@ impl Service {
 }
 
 /// What one receiver's signal feeds: pipeline inputs, their gates, whether any acknowledges.
-type Feed = (Vec<PipelineInput>, Vec<Arc<dyn Gate>>, bool);
+type Feed = (Vec<PipelineInput>, Vec<Arc<dyn Gate>>, bool, bool);
 
 /// The signals a running receiver was started with.
 fn consumer_signals(c: &Consumers) -> Vec<Signal> {

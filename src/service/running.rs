@@ -56,6 +56,8 @@ pub struct RunningPipeline {
     pub gates: Vec<Arc<dyn Gate>>,
     /// Whether an exporter behind it acknowledges.
     pub acking: bool,
+    /// Whether a processor in it reads the data (receivers then decode requests up front).
+    pub decodes: bool,
     /// The pipeline task.
     pub handle: JoinHandle<()>,
 }
@@ -196,6 +198,7 @@ pub fn start_pipeline(
         processors.push((id.clone(), p));
     }
     let gates = processors.iter().filter_map(|(_, p)| p.gate()).collect();
+    let decodes = processors.iter().any(|(_, p)| p.reads_data());
     let mut inputs = Vec::with_capacity(pipeline.exporters.len());
     let mut acking = false;
     for id in &pipeline.exporters {
@@ -211,6 +214,7 @@ pub fn start_pipeline(
         input,
         gates,
         acking,
+        decodes,
         handle,
     })
 }

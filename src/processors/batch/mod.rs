@@ -206,6 +206,11 @@ impl Processor for BatchProcessor {
         }
     }
 
+    /// Joining encoded requests needs no decoding; splitting by `send_batch_max_size` does.
+    fn reads_data(&self) -> bool {
+        self.cfg.send_batch_max_size > 0
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         self.shards.values().filter_map(|s| s.deadline).min()
     }

@@ -72,6 +72,10 @@ impl Processor for MemoryLimiter {
         out.push(batch);
     }
 
+    fn reads_data(&self) -> bool {
+        false
+    }
+
     fn gate(&self) -> Option<Arc<dyn Gate>> {
         Some(self.limiter.clone())
     }
