@@ -81,10 +81,13 @@ pub fn processors() -> &'static [Factory<ProcessorCreate>] {
 pub fn exporters() -> &'static [Factory<ExporterCreate>] {
     static TABLE: &[Factory<ExporterCreate>] = &[
         exporters::debug::FACTORY,
+        exporters::file::FACTORY,
+        exporters::jaeger::FACTORY,
         exporters::loadbalancing::FACTORY,
         exporters::otlp_grpc::FACTORY,
         exporters::otlp_http::FACTORY,
         exporters::prometheus::FACTORY,
+        exporters::prometheusremotewrite::FACTORY,
     ];
     TABLE
 }

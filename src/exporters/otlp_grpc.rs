@@ -290,6 +290,18 @@ impl OtlpGrpcExporter {
         }
         Ok(())
     }
+
+    /// Sends one pre-encoded request to another unary method over this exporter's channel,
+    /// with its metadata, compression and timeout (the `jaeger` exporter's PostSpans).
+    pub async fn call<R: prost::Message + Default + Send + Sync + 'static>(
+        &self,
+        path: &'static str,
+        body: Bytes,
+    ) -> Result<R, ExportError> {
+        self.unary(path, vec![body])
+            .await
+            .map_err(|s| map_status(&s, &self.cfg.endpoint))
+    }
 }
 
 #[async_trait]

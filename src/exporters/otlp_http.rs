@@ -402,7 +402,7 @@ impl OtlpHttpExporter {
 }
 
 /// `Retry-After`: delay-seconds or an HTTP date.
-fn parse_retry_after(v: &str) -> Option<Duration> {
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));

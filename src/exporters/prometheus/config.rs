@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::naming::{label_name, Strategy};
+use crate::exporters::promtranslate::naming::{label_name, Strategy};
 use crate::component::ComponentConfigError;
 use crate::config::decode::{did_you_mean, duration, listen_endpoint};
 use crate::exporters::common::QueueConfig;

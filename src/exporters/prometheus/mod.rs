@@ -3,7 +3,7 @@
 //! the collector's naming (see `naming`) and accumulation rules (see `store`).
 
 mod config;
-pub mod naming;
+pub use crate::exporters::promtranslate::naming;
 mod render;
 mod store;
 #[cfg(test)]
@@ -28,9 +28,9 @@ use crate::registry::{ExporterCreate, Factory};
 use crate::signal::{Data, Signal};
 use crate::telemetry::{metrics as own, LogOnce};
 
-pub use config::PrometheusConfig;
+pub use config::{PrometheusConfig, ResourceToTelemetry};
 pub use render::{render, Format, RenderOptions};
-pub use store::{DropReason, Store, StoreConfig};
+pub use store::{DropReason, Series, Store, StoreConfig, Update, Value as SeriesValue};
 
 /// The `prometheus` exporter's factory.
 pub const FACTORY: Factory<ExporterCreate> = Factory {

@@ -8,15 +8,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data as MetricData;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
 use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, Metric};
 
-use super::naming::{label_name, metric_name, unit_name, NameKind, Strategy};
+use crate::exporters::promtranslate::labels::{attr_string, find, job_instance, push_label};
+use crate::exporters::promtranslate::naming::{
+    label_name, metric_name, unit_name, NameKind, Strategy,
+};
 
 /// Sorted, de-duplicated label pairs.
-pub type Labels = Vec<(String, String)>;
+pub use crate::exporters::promtranslate::labels::Labels;
 
 /// The Prometheus type of a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,80 +176,6 @@ pub struct Store {
     /// `target_info` series: labels → last update.
     pub targets: HashMap<Labels, Instant>,
     series: usize,
-}
-
-fn attr_string(v: &Option<AnyValue>) -> String {
-    match v.as_ref().and_then(|v| v.value.as_ref()) {
-        Some(any_value::Value::StringValue(s)) => s.clone(),
-        Some(any_value::Value::BoolValue(b)) => b.to_string(),
-        Some(any_value::Value::IntValue(i)) => i.to_string(),
-        Some(any_value::Value::DoubleValue(d)) => d.to_string(),
-        Some(any_value::Value::BytesValue(b)) => base64_std(b),
-        Some(other) => serde_json::to_string(&any_to_json(other)).unwrap_or_default(),
-        None => String::new(),
-    }
-}
-
-fn base64_std(b: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(b)
-}
-
-fn any_to_json(v: &any_value::Value) -> serde_json::Value {
-    use serde_json::Value as J;
-    match v {
-        any_value::Value::StringValue(s) => J::String(s.clone()),
-        any_value::Value::BoolValue(b) => J::Bool(*b),
-        any_value::Value::IntValue(i) => J::from(*i),
-        any_value::Value::DoubleValue(d) => J::from(*d),
-        any_value::Value::BytesValue(b) => J::String(base64_std(b)),
-        any_value::Value::ArrayValue(a) => J::Array(
-            a.values
-                .iter()
-                .filter_map(|v| v.value.as_ref().map(any_to_json))
-                .collect(),
-        ),
-        any_value::Value::KvlistValue(kv) => J::Object(
-            kv.values
-                .iter()
-                .map(|kv| {
-                    (
-                        kv.key.clone(),
-                        kv.value
-                            .as_ref()
-                            .and_then(|v| v.value.as_ref())
-                            .map(any_to_json)
-                            .unwrap_or(J::Null),
-                    )
-                })
-                .collect(),
-        ),
-        any_value::Value::StringValueStrindex(_) => J::Null,
-    }
-}
-
-fn find<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a KeyValue> {
-    attrs.iter().find(|kv| kv.key == key)
-}
-
-/// `job` from service.namespace/service.name, `instance` from service.instance.id.
-pub fn job_instance(resource: &[KeyValue]) -> (Option<String>, Option<String>) {
-    let name = find(resource, "service.name").map(|kv| attr_string(&kv.value));
-    let ns = find(resource, "service.namespace").map(|kv| attr_string(&kv.value));
-    let job = match (ns, name) {
-        (Some(ns), Some(n)) if !ns.is_empty() => Some(format!("{ns}/{n}")),
-        (_, n) => n,
-    };
-    let instance = find(resource, "service.instance.id").map(|kv| attr_string(&kv.value));
-    (job, instance)
-}
-
-/// Adds a label unless one of that name is already there (earlier sources win).
-fn push_label(labels: &mut Labels, name: String, value: String) {
-    if value.is_empty() || labels.iter().any(|(n, _)| *n == name) {
-        return;
-    }
-    labels.push((name, value));
 }
 
 fn number(v: &Option<NumberValue>) -> f64 {
@@ -611,17 +540,24 @@ impl Store {
     }
 }
 
-/// One incoming point for a series.
-struct Update {
-    value: Value,
-    start_ns: u64,
-    time_ns: u64,
-    flags: u32,
-    delta: bool,
+/// One incoming point for a series; `apply` folds it in with the collector's cumulative/delta
+/// rules (also used by the remote-write exporter for delta sums and histograms).
+pub struct Update {
+    /// The point's value.
+    pub value: Value,
+    /// Its start time, ns since the epoch.
+    pub start_ns: u64,
+    /// Its time, ns since the epoch.
+    pub time_ns: u64,
+    /// Its data point flags.
+    pub flags: u32,
+    /// Whether it is a delta point.
+    pub delta: bool,
 }
 
 impl Update {
-    fn replace(value: Value, start_ns: u64, time_ns: u64, flags: u32) -> Update {
+    /// A point that replaces the series' value (cumulative or gauge); set `delta` for deltas.
+    pub fn replace(value: Value, start_ns: u64, time_ns: u64, flags: u32) -> Update {
         Update {
             value,
             start_ns,
@@ -634,7 +570,7 @@ impl Update {
     /// Folds the point into the series: newer cumulative points replace; delta points are
     /// added when aligned with the previous one (start == previous time), start over when there
     /// is a gap; points older than what is held are ignored.
-    fn apply(self, s: &mut Series, now: Instant) {
+    pub fn apply(self, s: &mut Series, now: Instant) {
         if self.time_ns != 0 && s.time_ns != 0 && self.time_ns < s.time_ns {
             return;
         }

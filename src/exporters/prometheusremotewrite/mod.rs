@@ -1,0 +1,258 @@
+//! The `prometheusremotewrite` exporter: OTLP metrics translated to Prometheus series (see
+//! `translate`) and pushed with the remote-write 1.0 protocol — a snappy-compressed
+//! `prometheus.WriteRequest` POSTed with `X-Prometheus-Remote-Write-Version: 0.1.0` — to
+//! Prometheus, Mimir, Thanos, Cortex or any compatible receiver. 5xx and 429 answers are
+//! retried by the shared exporter runner; other 4xx drop the data.
+
+mod config;
+pub mod proto;
+#[cfg(test)]
+mod tests;
+pub mod translate;
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{HeaderName, HeaderValue, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use prost::Message;
+use serde_json::Value;
+
+use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter, QueueSettings};
+use crate::config::decode::decode;
+use crate::exporters::otlp_http::parse_retry_after;
+use crate::registry::{ExporterCreate, Factory};
+use crate::signal::{Data, Signal};
+use crate::telemetry::{metrics as own, LogOnce};
+
+pub use config::{RemoteWriteConfig, RemoteWriteQueue};
+use proto::{MetricMetadata, TimeSeries, WriteRequest};
+use translate::{DeltaState, Settings};
+
+/// The `prometheusremotewrite` exporter's factory.
+pub const FACTORY: Factory<ExporterCreate> = Factory {
+    type_name: "prometheusremotewrite",
+    deprecated_names: &[],
+    signals: &[Signal::Metrics],
+    stability: "beta",
+    create,
+};
+
+fn create(id: &ComponentId, raw: &Value) -> Result<Box<dyn Exporter>, ComponentConfigError> {
+    let cfg: RemoteWriteConfig = decode(raw)?;
+    Ok(Box::new(RemoteWriteExporter::new(id.clone(), cfg)?))
+}
+
+/// A running remote-write exporter.
+pub struct RemoteWriteExporter {
+    id: ComponentId,
+    cfg: RemoteWriteConfig,
+    url: Uri,
+    settings: Settings,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    deltas: Mutex<DeltaState>,
+    client: OnceLock<Client<HttpConnector, Full<Bytes>>>,
+    drops: LogOnce,
+}
+
+impl RemoteWriteExporter {
+    /// Builds the exporter from a checked config; connections are made on first export.
+    pub fn new(id: ComponentId, cfg: RemoteWriteConfig) -> Result<Self, ComponentConfigError> {
+        let url = cfg.validate()?;
+        let mut headers = Vec::new();
+        for (k, v) in &cfg.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                ComponentConfigError::at(&["headers", k], "not a valid header name")
+            })?;
+            let mut val = HeaderValue::from_str(v).map_err(|_| {
+                ComponentConfigError::at(&["headers", k], "not a valid header value")
+            })?;
+            val.set_sensitive(true);
+            headers.push((name, val));
+        }
+        let settings = Settings {
+            namespace: cfg.namespace.clone(),
+            strategy: cfg.strategy(),
+            external_labels: cfg.external_labels(),
+            resource_to_telemetry: cfg.resource_to_telemetry_conversion.enabled,
+            target_info: cfg.target_info.enabled,
+            created_metric: cfg.export_created_metric.enabled,
+            send_metadata: cfg.send_metadata,
+        };
+        Ok(RemoteWriteExporter {
+            id,
+            cfg,
+            url,
+            settings,
+            headers,
+            deltas: Mutex::new(DeltaState::default()),
+            client: OnceLock::new(),
+            drops: LogOnce::default(),
+        })
+    }
+
+    fn client(&self) -> &Client<HttpConnector, Full<Bytes>> {
+        self.client.get_or_init(|| {
+            let mut connector = HttpConnector::new();
+            connector.set_connect_timeout(Some(self.cfg.timeout));
+            connector.set_nodelay(true);
+            Client::builder(TokioExecutor::new()).build(connector)
+        })
+    }
+
+    /// POSTs one snappy-compressed request.
+    async fn send(&self, body: Vec<u8>) -> Result<(), ExportError> {
+        let url = &self.url;
+        let compressed = snap::raw::Encoder::new()
+            .compress_vec(&body)
+            .map_err(|e| ExportError::Permanent(format!("cannot snappy-compress: {e}")))?;
+        let mut req = Request::post(url.clone())
+            .header(http::header::CONTENT_ENCODING, "snappy")
+            .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .header(
+                http::header::USER_AGENT,
+                concat!("sluice/", env!("CARGO_PKG_VERSION")),
+            );
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(compressed)))
+            .map_err(|e| ExportError::Permanent(format!("cannot build request to {url}: {e}")))?;
+        let call = async {
+            let resp = self
+                .client()
+                .request(req)
+                .await
+                .map_err(|e| ExportError::Retryable {
+                    message: format!("{url}: {e}"),
+                    retry_after: None,
+                })?;
+            let status = resp.status();
+            let retry_after = resp
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            Ok::<_, ExportError>((status, retry_after, body))
+        };
+        let (status, retry_after, body) = match tokio::time::timeout(self.cfg.timeout, call).await
+        {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(ExportError::Retryable {
+                    message: format!("{url}: timed out after {:?}", self.cfg.timeout),
+                    retry_after: None,
+                })
+            }
+        };
+        if status.is_success() {
+            return Ok(());
+        }
+        let detail = String::from_utf8_lossy(&body[..body.len().min(256)]);
+        let message = format!("{url}: HTTP {}: {}", status.as_u16(), detail.trim());
+        if status.is_server_error() || status.as_u16() == 429 {
+            Err(ExportError::Retryable {
+                message,
+                retry_after,
+            })
+        } else {
+            Err(ExportError::Permanent(message))
+        }
+    }
+}
+
+/// Splits series and metadata into request bodies of at most `max_bytes` (uncompressed) each,
+/// as upstream batches them; a single series bigger than the limit goes alone.
+pub fn batch_requests(
+    series: Vec<TimeSeries>,
+    metadata: Vec<MetricMetadata>,
+    max_bytes: usize,
+) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut cur = WriteRequest::default();
+    let mut size = 0usize;
+    let flush = |cur: &mut WriteRequest, size: &mut usize, out: &mut Vec<Vec<u8>>| {
+        if !cur.timeseries.is_empty() || !cur.metadata.is_empty() {
+            out.push(std::mem::take(cur).encode_to_vec());
+        }
+        *size = 0;
+    };
+    for ts in series {
+        let n = ts.encoded_len() + 1 + prost::length_delimiter_len(ts.encoded_len());
+        if size + n > max_bytes {
+            flush(&mut cur, &mut size, &mut out);
+        }
+        size += n;
+        cur.timeseries.push(ts);
+    }
+    for md in metadata {
+        let n = md.encoded_len() + 1 + prost::length_delimiter_len(md.encoded_len());
+        if size + n > max_bytes {
+            flush(&mut cur, &mut size, &mut out);
+        }
+        size += n;
+        cur.metadata.push(md);
+    }
+    flush(&mut cur, &mut size, &mut out);
+    out
+}
+
+#[async_trait]
+impl Exporter for RemoteWriteExporter {
+    async fn export(&self, data: &Data) -> Result<(), ExportError> {
+        let Data::Metrics(req) = data else {
+            return Ok(());
+        };
+        let out = {
+            let mut deltas = self.deltas.lock().unwrap_or_else(|e| e.into_inner());
+            translate::translate(req, &self.settings, &mut deltas, Instant::now())
+        };
+        for (reason, n, name) in &out.dropped {
+            own::exporter_dropped(&self.id, Signal::Metrics, *n, reason.as_str());
+            if self.drops.first(reason.as_str()) {
+                tracing::warn!(exporter = %self.id, reason = reason.as_str(), metric = %name, points = n,
+                    "prometheusremotewrite exporter dropped data points (counted; logged once per reason)");
+            }
+        }
+        let bodies = batch_requests(out.series, out.metadata, self.cfg.max_batch_size_bytes);
+        let mut results = futures::stream::iter(bodies.into_iter().map(|b| self.send(b)))
+            .buffer_unordered(self.cfg.parallelism());
+        let mut first_err: Option<ExportError> = None;
+        while let Some(r) = results.next().await {
+            if let Err(e) = r {
+                // A retryable failure wins: the whole export is sent again (the receiver
+                // accepts samples it already has).
+                let replace = match (&first_err, &e) {
+                    (None, _) => true,
+                    (Some(ExportError::Permanent(_)), ExportError::Retryable { .. }) => true,
+                    _ => false,
+                };
+                if replace {
+                    first_err = Some(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn queue_settings(&self) -> QueueSettings {
+        self.cfg.queue_settings()
+    }
+}
