@@ -477,6 +477,9 @@ service:
     );
     let spans = sink.spans();
     assert_eq!(spans.len(), 1);
-    assert_eq!(spans[0], rich_span().resource_spans[0].scope_spans[0].spans[0]);
+    assert_eq!(
+        spans[0],
+        rich_span().resource_spans[0].scope_spans[0].spans[0]
+    );
     assert_eq!(sluice.terminate(), 0);
 }

@@ -36,7 +36,10 @@ fn kv(k: &str, v: &str) -> KeyValue {
 
 /// A recent time in whole milliseconds (Prometheus refuses samples far in the past).
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 fn number(v: f64, start_ms: u64, t_ms: u64, attrs: Vec<KeyValue>) -> NumberDataPoint {
@@ -105,7 +108,10 @@ fn start_prometheus(port: u16, dir: &Path) -> Child {
     std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n").unwrap();
     Command::new(bin)
         .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--web.enable-remote-write-receiver")
         .stdout(Stdio::null())
@@ -167,7 +173,9 @@ fn labels(series: &Value) -> Vec<(String, String)> {
 }
 
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    p.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 fn sluice_config(http: u16, prom: u16, extra: &str) -> String {
@@ -209,7 +217,11 @@ fn prometheus_stores_what_an_otlp_client_sent() {
     post(
         http,
         &request(vec![
-            sum("shop.orders", false, vec![number(5.0, t0, t1, card()), number(8.0, t0, t2, card())]),
+            sum(
+                "shop.orders",
+                false,
+                vec![number(5.0, t0, t1, card()), number(8.0, t0, t2, card())],
+            ),
             Metric {
                 name: "queue.depth".into(),
                 unit: "{items}".into(),
@@ -237,7 +249,11 @@ fn prometheus_stores_what_an_otlp_client_sent() {
                 ..Default::default()
             },
             // Deltas are made cumulative, as the prometheus exporter does.
-            sum("jobs.done", true, vec![number(2.0, t0, t1, vec![]), number(3.0, t1, t2, vec![])]),
+            sum(
+                "jobs.done",
+                true,
+                vec![number(2.0, t0, t1, vec![]), number(3.0, t1, t2, vec![])],
+            ),
         ]),
     );
 
@@ -248,8 +264,16 @@ fn prometheus_stores_what_an_otlp_client_sent() {
     let orders = query(prom_port, "shop_orders_total[5m]", at);
     let depth = query(prom_port, "queue_depth[5m]", at);
     let jobs = query(prom_port, "jobs_done_total[5m]", at);
-    let le1 = query(prom_port, "http_server_duration_seconds_bucket{le=\"1\"}", at);
-    let inf = query(prom_port, "http_server_duration_seconds_bucket{le=\"+Inf\"}", at);
+    let le1 = query(
+        prom_port,
+        "http_server_duration_seconds_bucket{le=\"1\"}",
+        at,
+    );
+    let inf = query(
+        prom_port,
+        "http_server_duration_seconds_bucket{le=\"+Inf\"}",
+        at,
+    );
     let hsum = query(prom_port, "http_server_duration_seconds_sum", at);
     let hcount = query(prom_port, "http_server_duration_seconds_count", at);
     let target = query(prom_port, "target_info", at);
@@ -270,7 +294,13 @@ fn prometheus_stores_what_an_otlp_client_sent() {
     let value = |r: &[Value]| -> f64 { r[0]["value"][1].as_str().unwrap().parse().unwrap() };
     assert_eq!(
         labels(&le1[0]),
-        pairs(&[base[0], ("http_route", "/cart"), base[1], base[2], ("le", "1")])
+        pairs(&[
+            base[0],
+            ("http_route", "/cart"),
+            base[1],
+            base[2],
+            ("le", "1")
+        ])
     );
     assert_eq!(value(&le1), 3.0);
     assert_eq!(value(&inf), 4.0);
@@ -303,7 +333,12 @@ fn a_prometheus_that_is_down_then_started_loses_nothing() {
             &request(vec![sum(
                 "uploads",
                 false,
-                vec![number((i + 1) as f64 * 10.0, t0, t0 + i * 1000 + 1000, vec![])],
+                vec![number(
+                    (i + 1) as f64 * 10.0,
+                    t0,
+                    t0 + i * 1000 + 1000,
+                    vec![],
+                )],
             )]),
         );
     }

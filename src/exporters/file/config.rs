@@ -12,7 +12,7 @@ use crate::config::decode::{did_you_mean, duration};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Rotation {
-    /// Size in MiB at which the file is rotated (default 100).
+    /// Size in MiB at which the file is rotated (default 100; 0 means 100).
     pub max_megabytes: u64,
     /// Days to keep rotated files, by the time in their names (default 0: no limit).
     pub max_days: u64,
@@ -81,9 +81,13 @@ pub struct FileConfig {
     pub compression: String,
     /// Rotate the file by size and keep backups; absent, the file grows without limit.
     pub rotation: Option<Rotation>,
-    /// Write buffer flush period (default 1s; 0 writes through after every export).
+    /// Write buffer flush period (default 1s; 0 means 1s, as upstream).
     #[serde(deserialize_with = "duration")]
     pub flush_interval: Duration,
+    /// Create the file's directory on start (default false: it must exist).
+    pub create_directory: bool,
+    /// Permissions of created directories, octal (default "0755"; needs `create_directory`).
+    pub directory_permissions: String,
     /// Append to an existing file instead of truncating it (default false).
     pub append: bool,
     /// Per-resource-attribute files: not supported yet.
@@ -100,6 +104,8 @@ impl Default for FileConfig {
             compression: String::new(),
             rotation: None,
             flush_interval: Duration::from_secs(1),
+            create_directory: false,
+            directory_permissions: String::new(),
             append: false,
             group_by: GroupBy::default(),
             encoding: None,
@@ -108,10 +114,27 @@ impl Default for FileConfig {
 }
 
 impl FileConfig {
+    /// The flush period in effect (0 means 1s).
+    pub fn flush_every(&self) -> Duration {
+        if self.flush_interval.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            self.flush_interval
+        }
+    }
+
+    /// Permissions for a created directory.
+    pub fn directory_mode(&self) -> u32 {
+        u32::from_str_radix(&self.directory_permissions, 8).unwrap_or(0o755)
+    }
+
     /// Checks the config as the collector does.
     pub fn validate(&self) -> Result<(), ComponentConfigError> {
         if self.path.trim().is_empty() {
-            return Err(ComponentConfigError::at(&["path"], "path must be non-empty"));
+            return Err(ComponentConfigError::at(
+                &["path"],
+                "path must be non-empty",
+            ));
         }
         if !matches!(self.compression.as_str(), "" | "zstd") {
             let mut e = ComponentConfigError::at(
@@ -136,12 +159,27 @@ impl FileConfig {
                 "append and rotation enabled at the same time is not supported",
             ));
         }
-        if let Some(r) = &self.rotation {
-            if r.max_megabytes == 0 {
+        if !self.directory_permissions.is_empty() {
+            if !self.create_directory {
                 return Err(ComponentConfigError::at(
-                    &["rotation", "max_megabytes"],
-                    "max_megabytes must be greater than 0",
+                    &["directory_permissions"],
+                    "directory_permissions requires create_directory to be true",
                 ));
+            }
+            match u32::from_str_radix(&self.directory_permissions, 8) {
+                Ok(p) if p & !0o777 == 0 => {}
+                Ok(_) => {
+                    return Err(ComponentConfigError::at(
+                        &["directory_permissions"],
+                        "directory_permissions contain invalid bits for file access",
+                    ))
+                }
+                Err(_) => {
+                    return Err(ComponentConfigError::at(
+                        &["directory_permissions"],
+                        "directory_permissions value must be a valid octal representation",
+                    ))
+                }
             }
         }
         if self.group_by.enabled {

@@ -104,11 +104,20 @@ impl FileExporter {
 impl Exporter for FileExporter {
     async fn start(&self) -> anyhow::Result<()> {
         let path = PathBuf::from(&self.cfg.path);
-        let f = OutputFile::open(&path, self.cfg.append, self.cfg.rotation.clone())
-            .map_err(|e| anyhow::anyhow!("{} exporter: cannot open {}: {e}", self.id, path.display()))?;
+        if self.cfg.create_directory {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                rotate::create_dir(dir, self.cfg.directory_mode()).map_err(|e| {
+                    anyhow::anyhow!("{} exporter: cannot create {}: {e}", self.id, dir.display())
+                })?;
+            }
+        }
+        let f =
+            OutputFile::open(&path, self.cfg.append, self.cfg.rotation.clone()).map_err(|e| {
+                anyhow::anyhow!("{} exporter: cannot open {}: {e}", self.id, path.display())
+            })?;
         *self.file.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
-        let every = self.cfg.flush_interval;
-        if !every.is_zero() {
+        let every = self.cfg.flush_every();
+        {
             let file = self.file.clone();
             let stop = self.stop.clone();
             let id = self.id.clone();
@@ -135,16 +144,15 @@ impl Exporter for FileExporter {
             .map_err(|e| ExportError::Permanent(format!("cannot encode: {e}")))?;
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let Some(f) = guard.as_mut() else {
-            return Err(ExportError::Permanent("the file exporter is not started".into()));
+            return Err(ExportError::Permanent(
+                "the file exporter is not started".into(),
+            ));
         };
         let io = |e: std::io::Error| ExportError::Retryable {
             message: format!("{}: {e}", self.cfg.path),
             retry_after: None,
         };
         f.write_message(&[record.as_slice()]).map_err(io)?;
-        if self.cfg.flush_interval.is_zero() {
-            f.flush().map_err(io)?;
-        }
         Ok(())
     }
 

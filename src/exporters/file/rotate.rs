@@ -1,6 +1,6 @@
 //! The output file, optionally rotated by size as lumberjack (which upstream uses) does it:
 //! before a write that would take the file past `max_megabytes`, it is renamed to
-//! `<name>-<YYYY-MM-DDTHH-MM-SS.mmm><ext>` (UTC unless `localtime`) and a new file is started;
+//! `<name>-<YYYY-MM-DDTHH-MM-SS.mmm>-size<ext>` (UTC unless `localtime`) and a new file is started;
 //! then backups beyond `max_backups` or older than `max_days` are removed. Each export request
 //! is written whole into one file.
 
@@ -21,7 +21,23 @@ pub struct OutputFile {
     rotation: Option<Rotation>,
 }
 
-fn open(path: &Path, append: bool) -> io::Result<File> {
+/// Creates `dir` and its parents with `mode` (less the umask).
+pub fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    b.create(dir)
+}
+
+/// Opens the output file: 0644 as upstream's plain file, 0600 for rotated files as
+/// lumberjack creates them.
+fn open(path: &Path, append: bool, mode: u32) -> io::Result<File> {
     let mut o = OpenOptions::new();
     o.create(true);
     if append {
@@ -32,8 +48,10 @@ fn open(path: &Path, append: bool) -> io::Result<File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
+        o.mode(mode);
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     o.open(path)
 }
 
@@ -41,10 +59,8 @@ impl OutputFile {
     /// Opens `path`: appended to with `append` or `rotation` (lumberjack continues an existing
     /// file), else truncated, as upstream does.
     pub fn open(path: &Path, append: bool, rotation: Option<Rotation>) -> io::Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = open(path, append || rotation.is_some())?;
+        let mode = if rotation.is_some() { 0o600 } else { 0o644 };
+        let file = open(path, append || rotation.is_some(), mode)?;
         let size = file.metadata()?.len();
         Ok(OutputFile {
             path: path.to_path_buf(),
@@ -58,7 +74,12 @@ impl OutputFile {
     pub fn write_message(&mut self, parts: &[&[u8]]) -> io::Result<()> {
         let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
         if let Some(r) = &self.rotation {
-            if self.size > 0 && self.size + len > r.max_megabytes * MIB {
+            let max = if r.max_megabytes == 0 {
+                100
+            } else {
+                r.max_megabytes
+            } * MIB;
+            if self.size > 0 && self.size + len > max {
                 self.rotate()?;
             }
         }
@@ -89,7 +110,7 @@ impl OutputFile {
             when += Duration::from_millis(1);
         };
         std::fs::rename(&self.path, &backup)?;
-        self.writer = BufWriter::with_capacity(256 * 1024, open(&self.path, false)?);
+        self.writer = BufWriter::with_capacity(256 * 1024, open(&self.path, false, 0o600)?);
         self.size = 0;
         self.remove_old_backups(&r, now)
     }
@@ -145,9 +166,9 @@ pub fn backups(path: &Path) -> io::Result<Vec<PathBuf>> {
         else {
             continue;
         };
-        // YYYY-MM-DDTHH-MM-SS.mmm
+        // YYYY-MM-DDTHH-MM-SS.mmm-size
         let b = mid.as_bytes();
-        if b.len() == 23 && b[10] == b'T' && b[19] == b'.' {
+        if b.len() == 28 && b[10] == b'T' && b[19] == b'.' && mid.ends_with("-size") {
             out.push(dir.join(&name));
         }
     }
@@ -155,10 +176,11 @@ pub fn backups(path: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The name a backup made at `when` gets.
+/// The name a backup made at `when` gets: timberjack's (the lumberjack fork upstream uses)
+/// `NAME-TIMESTAMP-REASON.EXT`, the reason being `size`.
 pub fn backup_name(path: &Path, when: SystemTime, localtime: bool) -> PathBuf {
     let (prefix, ext) = stem_ext(path);
-    let name = format!("{prefix}{}{ext}", timestamp(when, localtime));
+    let name = format!("{prefix}{}-size{ext}", timestamp(when, localtime));
     match path.parent() {
         Some(d) => d.join(name),
         None => PathBuf::from(name),
@@ -168,7 +190,12 @@ pub fn backup_name(path: &Path, when: SystemTime, localtime: bool) -> PathBuf {
 /// `YYYY-MM-DDTHH-MM-SS.mmm`, Go's `2006-01-02T15-04-05.000` as lumberjack writes it.
 fn timestamp(when: SystemTime, localtime: bool) -> String {
     let d = when.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64 + if localtime { utc_offset(d.as_secs() as i64) } else { 0 };
+    let secs = d.as_secs() as i64
+        + if localtime {
+            utc_offset(d.as_secs() as i64)
+        } else {
+            0
+        };
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, day) = civil_from_days(days);
@@ -217,11 +244,11 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_764_124_205_123);
         assert_eq!(
             backup_name(Path::new("/var/log/out.json"), t, false),
-            PathBuf::from("/var/log/out-2025-11-26T02-30-05.123.json")
+            PathBuf::from("/var/log/out-2025-11-26T02-30-05.123-size.json")
         );
         assert_eq!(
             backup_name(Path::new("data"), UNIX_EPOCH, false),
-            PathBuf::from("data-1970-01-01T00-00-00.000")
+            PathBuf::from("data-1970-01-01T00-00-00.000-size")
         );
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));

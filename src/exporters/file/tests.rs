@@ -37,8 +37,8 @@ fn traces(n: usize, name: &str) -> Data {
             scope_spans: vec![ScopeSpans {
                 spans: (0..n)
                     .map(|i| Span {
-                        trace_id: vec![i as u8 + 1; 16],
-                        span_id: vec![i as u8 + 1; 8],
+                        trace_id: vec![(i % 250) as u8 + 1; 16],
+                        span_id: vec![(i % 250) as u8 + 1; 8],
                         name: name.into(),
                         start_time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
                         end_time_unix_nano: 1_700_000_001_000_000_000,
@@ -140,8 +140,14 @@ async fn json_lines_read_back_as_the_requests_written() {
     }
     // The otlpjsonfile receiver's shape: one ExportXServiceRequest object per line.
     let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
-    assert_eq!(v["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"], "GET /");
-    assert_eq!(v["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"], "01010101010101010101010101010101");
+    assert_eq!(
+        v["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"],
+        "GET /"
+    );
+    assert_eq!(
+        v["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"],
+        "01010101010101010101010101010101"
+    );
 }
 
 #[tokio::test]
@@ -149,13 +155,24 @@ async fn append_keeps_what_the_file_held() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.json");
     std::fs::write(&path, "{}\n").unwrap();
-    let e = exporter(json!({"path": path, "append": true, "flush_interval": "0s"})).await;
+    let e = exporter(json!({"path": path, "append": true})).await;
     e.export(&logs()).await.unwrap();
-    // flush_interval 0 writes through: readable before shutdown.
+    e.shutdown().await;
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(text.lines().count(), 2);
     assert_eq!(text.lines().next(), Some("{}"));
+}
+
+#[tokio::test]
+async fn the_directory_is_created_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/out.json");
+    let e = create(&ComponentId::parse("file").unwrap(), &json!({"path": path})).unwrap();
+    assert!(e.start().await.is_err());
+    let e = exporter(json!({"path": path, "create_directory": true})).await;
+    e.export(&logs()).await.unwrap();
     e.shutdown().await;
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
 }
 
 #[tokio::test]
@@ -191,7 +208,10 @@ async fn zstd_records_decompress_to_the_requests() {
         for (r, d) in recs.iter().zip(&sent) {
             assert_eq!(&r[..4], &[0x28, 0xb5, 0x2f, 0xfd], "a zstd frame");
             let mut raw = Vec::new();
-            zstd::stream::Decoder::new(&r[..]).unwrap().read_to_end(&mut raw).unwrap();
+            zstd::stream::Decoder::new(&r[..])
+                .unwrap()
+                .read_to_end(&mut raw)
+                .unwrap();
             let back = if format == "json" {
                 crate::otlp_json::decode_data(d.signal(), &raw).unwrap()
             } else {
@@ -228,7 +248,11 @@ async fn rotates_at_max_megabytes_and_keeps_max_backups() {
     let backups = rotate::backups(&path).unwrap();
     assert_eq!(backups.len(), 2, "{backups:?}");
     for b in &backups {
-        assert_eq!(size(b), per_file * line, "{b:?} was rotated when the next line did not fit");
+        assert_eq!(
+            size(b),
+            per_file * line,
+            "{b:?} was rotated when the next line did not fit"
+        );
         let text = std::fs::read_to_string(b).unwrap();
         for l in text.lines() {
             crate::otlp_json::decode_data(Signal::Traces, l.as_bytes()).unwrap();
@@ -241,14 +265,49 @@ async fn rotates_at_max_megabytes_and_keeps_max_backups() {
 
 #[test]
 fn config_rules_match_upstream() {
-    let err = |v: serde_json::Value| create(&ComponentId::parse("file").unwrap(), &v).err().unwrap();
+    let err = |v: serde_json::Value| {
+        create(&ComponentId::parse("file").unwrap(), &v)
+            .err()
+            .unwrap()
+    };
     assert_eq!(err(json!({})).path, ["path"]);
-    assert_eq!(err(json!({"path": "x", "append": true, "compression": "zstd"})).path, ["append"]);
-    assert_eq!(err(json!({"path": "x", "append": true, "rotation": {}})).path, ["append"]);
-    assert_eq!(err(json!({"path": "x", "compression": "zsdt"})).hint.as_deref(), Some("did you mean \"zstd\"?"));
-    assert!(err(json!({"path": "x", "format": "jsn"})).message.contains("json"));
+    assert_eq!(
+        err(json!({"path": "x", "append": true, "compression": "zstd"})).path,
+        ["append"]
+    );
+    assert_eq!(
+        err(json!({"path": "x", "append": true, "rotation": {}})).path,
+        ["append"]
+    );
+    assert_eq!(
+        err(json!({"path": "x", "compression": "zsdt"}))
+            .hint
+            .as_deref(),
+        Some("did you mean \"zstd\"?")
+    );
+    assert!(err(json!({"path": "x", "format": "jsn"}))
+        .message
+        .contains("json"));
     let c: FileConfig = decode(&json!({"path": "x", "rotation": {}})).unwrap();
-    assert_eq!(c.rotation, Some(Rotation { max_megabytes: 100, max_days: 0, max_backups: 100, localtime: false }));
+    assert_eq!(
+        c.rotation,
+        Some(Rotation {
+            max_megabytes: 100,
+            max_days: 0,
+            max_backups: 100,
+            localtime: false
+        })
+    );
     assert_eq!(c.flush_interval, std::time::Duration::from_secs(1));
+    let c: FileConfig = decode(&json!({"path": "x", "flush_interval": "0s"})).unwrap();
+    assert_eq!(c.flush_every(), std::time::Duration::from_secs(1));
+    assert_eq!(
+        err(json!({"path": "x", "directory_permissions": "0755"})).path,
+        ["directory_permissions"]
+    );
+    assert_eq!(
+        err(json!({"path": "x", "create_directory": true, "directory_permissions": "0x1"})).path,
+        ["directory_permissions"]
+    );
     assert_eq!(c.format, Format::Json);
 }

@@ -128,10 +128,8 @@ impl Exporter for JaegerGrpcExporter {
         };
         for batch in translate::batches(req) {
             let body = proto::PostSpansRequest { batch: Some(batch) }.encode_to_vec();
-            let _: proto::PostSpansResponse = self
-                .inner
-                .call(proto::POST_SPANS_PATH, body.into())
-                .await?;
+            let _: proto::PostSpansResponse =
+                self.inner.call(proto::POST_SPANS_PATH, body.into()).await?;
         }
         Ok(())
     }
@@ -148,15 +146,18 @@ mod tests {
 
     #[test]
     fn protocol_picks_the_default_port_and_compression() {
-        let (p, c) = parse_config(&json!({"endpoint": "jaeger", "tls": {"insecure": true}})).unwrap();
+        let (p, c) =
+            parse_config(&json!({"endpoint": "jaeger", "tls": {"insecure": true}})).unwrap();
         assert_eq!(p, Protocol::Otlp);
         assert_eq!(c.endpoint, "jaeger:4317");
         assert_eq!(c.compression, crate::exporters::common::Compression::Gzip);
-        let (p, c) = parse_config(&json!({"protocol": "grpc", "endpoint": "http://jaeger"})).unwrap();
+        let (p, c) =
+            parse_config(&json!({"protocol": "grpc", "endpoint": "http://jaeger"})).unwrap();
         assert_eq!(p, Protocol::Grpc);
         assert_eq!(c.endpoint, "http://jaeger:14250");
         assert_eq!(c.compression, crate::exporters::common::Compression::None);
-        let (_, c) = parse_config(&json!({"protocol": "grpc", "endpoint": "10.0.0.1:9999"})).unwrap();
+        let (_, c) =
+            parse_config(&json!({"protocol": "grpc", "endpoint": "10.0.0.1:9999"})).unwrap();
         assert_eq!(c.endpoint, "10.0.0.1:9999");
         assert_eq!(with_default_port("[::1]", 14250), "[::1]:14250");
         assert_eq!(with_default_port("[::1]:1", 14250), "[::1]:1");
@@ -164,11 +165,20 @@ mod tests {
 
     #[test]
     fn config_errors_name_the_key() {
-        let err = |v: Value| create(&ComponentId::parse("jaeger").unwrap(), &v).err().unwrap();
+        let err = |v: Value| {
+            create(&ComponentId::parse("jaeger").unwrap(), &v)
+                .err()
+                .unwrap()
+        };
         let e = err(json!({"protocol": "grcp", "endpoint": "http://j"}));
         assert_eq!(e.path, ["protocol"]);
         assert_eq!(e.hint.as_deref(), Some("did you mean \"grpc\"?"));
         assert_eq!(err(json!({"protocol": "grpc"})).path, ["endpoint"]);
-        assert_eq!(err(json!({"endpoint": "http://j", "timout": "1s"})).hint.as_deref(), Some("did you mean \"timeout\"?"));
+        assert_eq!(
+            err(json!({"endpoint": "http://j", "timout": "1s"}))
+                .hint
+                .as_deref(),
+            Some("did you mean \"timeout\"?")
+        );
     }
 }

@@ -111,10 +111,12 @@ fn process(attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue]) -> Proces
     let service_name = attrs
         .iter()
         .find(|kv| kv.key == "service.name")
-        .map(|kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-            Some(any_value::Value::StringValue(s)) => s.clone(),
-            _ => tag(kv).v_str,
-        })
+        .map(
+            |kv| match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                Some(any_value::Value::StringValue(s)) => s.clone(),
+                _ => tag(kv).v_str,
+            },
+        )
         .unwrap_or_default();
     Process {
         service_name,

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::exporters::promtranslate::naming::{label_name, Strategy};
 use crate::component::ComponentConfigError;
 use crate::config::decode::{did_you_mean, duration, listen_endpoint};
 use crate::exporters::common::QueueConfig;
+use crate::exporters::promtranslate::naming::{label_name, Strategy};
 
 /// `resource_to_telemetry_conversion:`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -149,8 +149,7 @@ impl RemoteWriteExporter {
                 .unwrap_or_default();
             Ok::<_, ExportError>((status, retry_after, body))
         };
-        let (status, retry_after, body) = match tokio::time::timeout(self.cfg.timeout, call).await
-        {
+        let (status, retry_after, body) = match tokio::time::timeout(self.cfg.timeout, call).await {
             Ok(r) => r?,
             Err(_) => {
                 return Err(ExportError::Retryable {

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::proto::{Label, Sample, WriteRequest};
 use super::translate::{translate, DeltaState, Output, Settings, STALE_NAN};
 use super::*;
+use crate::exporters::prometheus::DropReason;
 use crate::exporters::promtranslate::naming::Strategy;
 
 const MS: u64 = 1_000_000;
@@ -74,7 +75,13 @@ fn point(v: f64, start: u64, t: u64, attrs: Vec<KeyValue>) -> NumberDataPoint {
     }
 }
 
-fn sum(name: &str, unit: &str, temporality: AggregationTemporality, monotonic: bool, points: Vec<NumberDataPoint>) -> Metric {
+fn sum(
+    name: &str,
+    unit: &str,
+    temporality: AggregationTemporality,
+    monotonic: bool,
+    points: Vec<NumberDataPoint>,
+) -> Metric {
     Metric {
         name: name.into(),
         unit: unit.into(),
@@ -133,12 +140,35 @@ fn counter_labels_job_instance_external_labels_and_target_info() {
             AggregationTemporality::Cumulative,
             true,
             vec![
-                point(3.0, T0, T0 + 1000 * MS, vec![kv("http.method", "GET"), kv("http_method", "get"), kv("job", "mine")]),
-                point(5.0, T0, T0 + 2000 * MS, vec![kv("http.method", "GET"), kv("http_method", "get"), kv("job", "mine")]),
+                point(
+                    3.0,
+                    T0,
+                    T0 + 1000 * MS,
+                    vec![
+                        kv("http.method", "GET"),
+                        kv("http_method", "get"),
+                        kv("job", "mine"),
+                    ],
+                ),
+                point(
+                    5.0,
+                    T0,
+                    T0 + 2000 * MS,
+                    vec![
+                        kv("http.method", "GET"),
+                        kv("http_method", "get"),
+                        kv("job", "mine"),
+                    ],
+                ),
             ],
         )],
     );
-    let out = translate(&req, &settings(), &mut DeltaState::default(), Instant::now());
+    let out = translate(
+        &req,
+        &settings(),
+        &mut DeltaState::default(),
+        Instant::now(),
+    );
     let t1 = (T0 / MS + 1000) as i64;
     let t2 = (T0 / MS + 2000) as i64;
     assert_eq!(
@@ -187,18 +217,41 @@ fn histograms_become_buckets_sum_count_and_created() {
     s.external_labels.clear();
     s.created_metric = true;
     s.send_metadata = true;
-    let out = translate(&request(vec![], vec![m]), &s, &mut DeltaState::default(), Instant::now());
+    let out = translate(
+        &request(vec![], vec![m]),
+        &s,
+        &mut DeltaState::default(),
+        Instant::now(),
+    );
     let t = (T0 / MS + 5000) as i64;
     let created = (T0 / MS) as f64;
     assert_eq!(
         flat(&out),
         vec![
-            ("__name__=rpc_duration_seconds_bucket,le=+Inf".to_string(), vec![(6.0, t)]),
-            ("__name__=rpc_duration_seconds_bucket,le=0.5".to_string(), vec![(1.0, t)]),
-            ("__name__=rpc_duration_seconds_bucket,le=2".to_string(), vec![(3.0, t)]),
-            ("__name__=rpc_duration_seconds_count".to_string(), vec![(6.0, t)]),
-            ("__name__=rpc_duration_seconds_created".to_string(), vec![(created, t)]),
-            ("__name__=rpc_duration_seconds_sum".to_string(), vec![(12.5, t)]),
+            (
+                "__name__=rpc_duration_seconds_bucket,le=+Inf".to_string(),
+                vec![(6.0, t)]
+            ),
+            (
+                "__name__=rpc_duration_seconds_bucket,le=0.5".to_string(),
+                vec![(1.0, t)]
+            ),
+            (
+                "__name__=rpc_duration_seconds_bucket,le=2".to_string(),
+                vec![(3.0, t)]
+            ),
+            (
+                "__name__=rpc_duration_seconds_count".to_string(),
+                vec![(6.0, t)]
+            ),
+            (
+                "__name__=rpc_duration_seconds_created".to_string(),
+                vec![(created, t)]
+            ),
+            (
+                "__name__=rpc_duration_seconds_sum".to_string(),
+                vec![(12.5, t)]
+            ),
         ]
     );
     assert_eq!(out.metadata.len(), 1);
@@ -217,28 +270,82 @@ fn delta_sums_accumulate_once_even_when_an_export_is_retried() {
     let req = |v: f64, start: u64, end: u64| {
         request(
             vec![],
-            vec![sum("jobs", "", AggregationTemporality::Delta, true, vec![point(v, start, end, vec![])])],
+            vec![sum(
+                "jobs",
+                "",
+                AggregationTemporality::Delta,
+                true,
+                vec![point(v, start, end, vec![])],
+            )],
         )
     };
     let value = |out: &Output| out.series[0].samples[0].value;
-    assert_eq!(value(&translate(&req(2.0, T0, T0 + MS * 1000), &s, &mut deltas, now)), 2.0);
-    assert_eq!(value(&translate(&req(3.0, T0 + MS * 1000, T0 + MS * 2000), &s, &mut deltas, now)), 5.0);
+    assert_eq!(
+        value(&translate(
+            &req(2.0, T0, T0 + MS * 1000),
+            &s,
+            &mut deltas,
+            now
+        )),
+        2.0
+    );
+    assert_eq!(
+        value(&translate(
+            &req(3.0, T0 + MS * 1000, T0 + MS * 2000),
+            &s,
+            &mut deltas,
+            now
+        )),
+        5.0
+    );
     // The same export again (a retry): not added twice.
-    assert_eq!(value(&translate(&req(3.0, T0 + MS * 1000, T0 + MS * 2000), &s, &mut deltas, now)), 5.0);
+    assert_eq!(
+        value(&translate(
+            &req(3.0, T0 + MS * 1000, T0 + MS * 2000),
+            &s,
+            &mut deltas,
+            now
+        )),
+        5.0
+    );
     // An older point is not sent (the receiver would refuse it as out of order).
-    assert!(translate(&req(1.0, T0, T0 + MS * 500), &s, &mut deltas, now).series.is_empty());
+    assert!(
+        translate(&req(1.0, T0, T0 + MS * 500), &s, &mut deltas, now)
+            .series
+            .is_empty()
+    );
     // A gap starts over, as in the prometheus exporter.
-    assert_eq!(value(&translate(&req(4.0, T0 + MS * 9000, T0 + MS * 9500), &s, &mut deltas, now)), 4.0);
+    assert_eq!(
+        value(&translate(
+            &req(4.0, T0 + MS * 9000, T0 + MS * 9500),
+            &s,
+            &mut deltas,
+            now
+        )),
+        4.0
+    );
     assert_eq!(deltas.len(), 1);
     // Non-monotonic deltas cannot be made cumulative: dropped and counted.
     let out = translate(
-        &request(vec![], vec![sum("queue", "", AggregationTemporality::Delta, false, vec![point(1.0, T0, T0 + MS, vec![])])]),
+        &request(
+            vec![],
+            vec![sum(
+                "queue",
+                "",
+                AggregationTemporality::Delta,
+                false,
+                vec![point(1.0, T0, T0 + MS, vec![])],
+            )],
+        ),
         &s,
         &mut deltas,
         now,
     );
     assert!(out.series.is_empty());
-    assert_eq!(out.dropped, vec![(DropReason::NonMonotonicDelta, 1, "queue".to_string())]);
+    assert_eq!(
+        out.dropped,
+        vec![(DropReason::NonMonotonicDelta, 1, "queue".to_string())]
+    );
 }
 
 #[test]
@@ -247,10 +354,17 @@ fn no_recorded_value_becomes_a_stale_marker() {
     p.flags = 1;
     let m = Metric {
         name: "temp".into(),
-        data: Some(MetricData::Gauge(Gauge { data_points: vec![p] })),
+        data: Some(MetricData::Gauge(Gauge {
+            data_points: vec![p],
+        })),
         ..Default::default()
     };
-    let out = translate(&request(vec![], vec![m]), &settings(), &mut DeltaState::default(), Instant::now());
+    let out = translate(
+        &request(vec![], vec![m]),
+        &settings(),
+        &mut DeltaState::default(),
+        Instant::now(),
+    );
     assert_eq!(out.series.len(), 1);
     assert_eq!(out.series[0].samples[0].value.to_bits(), STALE_NAN);
 }
@@ -260,7 +374,10 @@ fn requests_are_split_at_max_batch_size_bytes() {
     let series: Vec<TimeSeries> = (0..100)
         .map(|i| TimeSeries {
             labels: labels(&[("__name__", "m"), ("i", &i.to_string())]),
-            samples: vec![Sample { value: i as f64, timestamp: 1 }],
+            samples: vec![Sample {
+                value: i as f64,
+                timestamp: 1,
+            }],
             exemplars: vec![],
         })
         .collect();
@@ -280,19 +397,51 @@ fn requests_are_split_at_max_batch_size_bytes() {
 fn config_defaults_and_errors_match_upstream() {
     let c: RemoteWriteConfig = decode(&json!({"endpoint": "http://p:9090/api/v1/write"})).unwrap();
     assert_eq!(c.max_batch_size_bytes, 3_000_000);
-    assert_eq!(c.remote_write_queue, RemoteWriteQueue { enabled: true, queue_size: 10000, num_consumers: 5 });
-    assert_eq!(c.retry_on_failure.initial_interval, std::time::Duration::from_millis(50));
-    assert_eq!(c.retry_on_failure.max_interval, std::time::Duration::from_millis(200));
-    assert_eq!(c.retry_on_failure.max_elapsed_time, std::time::Duration::from_secs(60));
+    assert_eq!(
+        c.remote_write_queue,
+        RemoteWriteQueue {
+            enabled: true,
+            queue_size: 10000,
+            num_consumers: 5
+        }
+    );
+    assert_eq!(
+        c.retry_on_failure.initial_interval,
+        std::time::Duration::from_millis(50)
+    );
+    assert_eq!(
+        c.retry_on_failure.max_interval,
+        std::time::Duration::from_millis(200)
+    );
+    assert_eq!(
+        c.retry_on_failure.max_elapsed_time,
+        std::time::Duration::from_secs(60)
+    );
     assert!(c.target_info.enabled && !c.export_created_metric.enabled && !c.send_metadata);
     assert_eq!(c.queue_settings().concurrency, 1);
     assert_eq!(c.parallelism(), 5);
-    let err = |v: serde_json::Value| create(&ComponentId::parse("prometheusremotewrite").unwrap(), &v).err().unwrap();
+    let err = |v: serde_json::Value| {
+        create(&ComponentId::parse("prometheusremotewrite").unwrap(), &v)
+            .err()
+            .unwrap()
+    };
     assert_eq!(err(json!({})).path, ["endpoint"]);
-    assert_eq!(err(json!({"endpoint": "http://x", "headers": {"Content-Type": "x"}})).path, ["headers", "Content-Type"]);
-    assert_eq!(err(json!({"endpoint": "http://x", "external_labels": {"a": ""}})).path, ["external_labels", "a"]);
-    assert_eq!(err(json!({"endpoint": "http://x", "remote_write_queue": {"queue_size": 0}})).path, ["remote_write_queue", "queue_size"]);
-    assert_eq!(err(json!({"endpoint": "http://x", "wal": {"directory": "/tmp"}})).path, ["wal"]);
+    assert_eq!(
+        err(json!({"endpoint": "http://x", "headers": {"Content-Type": "x"}})).path,
+        ["headers", "Content-Type"]
+    );
+    assert_eq!(
+        err(json!({"endpoint": "http://x", "external_labels": {"a": ""}})).path,
+        ["external_labels", "a"]
+    );
+    assert_eq!(
+        err(json!({"endpoint": "http://x", "remote_write_queue": {"queue_size": 0}})).path,
+        ["remote_write_queue", "queue_size"]
+    );
+    assert_eq!(
+        err(json!({"endpoint": "http://x", "wal": {"directory": "/tmp"}})).path,
+        ["wal"]
+    );
     let e = err(json!({"endpoint": "http://x", "translation_strategy": "NoTranslatio"}));
     assert_eq!(e.hint.as_deref(), Some("did you mean \"NoTranslation\"?"));
 }
@@ -305,12 +454,21 @@ async fn receiver(
     use axum::body::Bytes as AxBytes;
     use axum::extract::State;
     use axum::http::{HeaderMap, StatusCode};
-    type Shared = (Arc<Mutex<Vec<(HeaderMap, WriteRequest)>>>, Arc<Mutex<Vec<u16>>>);
+    type Shared = (
+        Arc<Mutex<Vec<(HeaderMap, WriteRequest)>>>,
+        Arc<Mutex<Vec<u16>>>,
+    );
     let got = Arc::new(Mutex::new(Vec::new()));
     let shared: Shared = (got.clone(), Arc::new(Mutex::new(statuses)));
-    async fn handle(State((got, st)): State<Shared>, headers: HeaderMap, body: AxBytes) -> StatusCode {
+    async fn handle(
+        State((got, st)): State<Shared>,
+        headers: HeaderMap,
+        body: AxBytes,
+    ) -> StatusCode {
         let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
-        got.lock().unwrap().push((headers, WriteRequest::decode(&raw[..]).unwrap()));
+        got.lock()
+            .unwrap()
+            .push((headers, WriteRequest::decode(&raw[..]).unwrap()));
         let mut st = st.lock().unwrap();
         let code = if st.is_empty() { 204 } else { st.remove(0) };
         StatusCode::from_u16(code).unwrap()
@@ -334,11 +492,26 @@ async fn posts_snappy_protobuf_with_remote_write_headers_and_maps_statuses() {
     .unwrap();
     let data = Data::Metrics(request(
         vec![kv("service.name", "api")],
-        vec![sum("hits", "", AggregationTemporality::Cumulative, true, vec![point(7.0, T0, T0 + MS, vec![])])],
+        vec![sum(
+            "hits",
+            "",
+            AggregationTemporality::Cumulative,
+            true,
+            vec![point(7.0, T0, T0 + MS, vec![])],
+        )],
     ));
-    assert!(matches!(exp.export(&data).await, Err(ExportError::Retryable { .. })));
-    assert!(matches!(exp.export(&data).await, Err(ExportError::Retryable { .. })));
-    assert!(matches!(exp.export(&data).await, Err(ExportError::Permanent(_))));
+    assert!(matches!(
+        exp.export(&data).await,
+        Err(ExportError::Retryable { .. })
+    ));
+    assert!(matches!(
+        exp.export(&data).await,
+        Err(ExportError::Retryable { .. })
+    ));
+    assert!(matches!(
+        exp.export(&data).await,
+        Err(ExportError::Permanent(_))
+    ));
     exp.export(&data).await.unwrap();
     let got = got.lock().unwrap();
     assert_eq!(got.len(), 4);
@@ -348,6 +521,15 @@ async fn posts_snappy_protobuf_with_remote_write_headers_and_maps_statuses() {
     assert_eq!(headers["x-prometheus-remote-write-version"], "0.1.0");
     assert_eq!(headers["x-scope-orgid"], "tenant-a");
     assert_eq!(req.timeseries.len(), 1);
-    assert_eq!(req.timeseries[0].labels, labels(&[("__name__", "hits_total"), ("job", "api")]));
-    assert_eq!(req.timeseries[0].samples, vec![Sample { value: 7.0, timestamp: (T0 / MS + 1) as i64 }]);
+    assert_eq!(
+        req.timeseries[0].labels,
+        labels(&[("__name__", "hits_total"), ("job", "api")])
+    );
+    assert_eq!(
+        req.timeseries[0].samples,
+        vec![Sample {
+            value: 7.0,
+            timestamp: (T0 / MS + 1) as i64
+        }]
+    );
 }

@@ -147,7 +147,11 @@ fn number(v: &Option<NumberValue>) -> f64 {
 /// A float as Go's `strconv.FormatFloat(f, 'f', -1, 64)` writes it (`le`, `quantile`).
 pub fn format_float(f: f64) -> String {
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if f.is_nan() {
         return "NaN".into();
@@ -169,8 +173,8 @@ struct Builder<'a> {
     families: HashSet<String>,
 }
 
-impl<'a> Builder<'a> {
-    fn drop(&mut self, reason: DropReason, n: u64, name: &str) {
+impl Builder<'_> {
+    fn count_drop(&mut self, reason: DropReason, n: u64, name: &str) {
         match self.out.dropped.iter_mut().find(|(r, _, _)| *r == reason) {
             Some((_, c, _)) => *c += n,
             None => self.out.dropped.push((reason, n, name.to_string())),
@@ -438,13 +442,13 @@ fn metric(
         MetricData::Histogram(_) => (NameKind::Histogram, TYPE_HISTOGRAM),
         MetricData::Summary(_) => (NameKind::Summary, TYPE_SUMMARY),
         MetricData::ExponentialHistogram(_) => {
-            b.drop(DropReason::ExponentialHistogram, points, &m.name);
+            b.count_drop(DropReason::ExponentialHistogram, points, &m.name);
             return 0;
         }
     };
     let s = b.settings;
     let Some(name) = metric_name(&m.name, &m.unit, name_kind, &s.namespace, s.strategy) else {
-        b.drop(DropReason::InvalidName, points, &m.name);
+        b.count_drop(DropReason::InvalidName, points, &m.name);
         return 0;
     };
     let stale_v = f64::from_bits(STALE_NAN);
@@ -466,7 +470,7 @@ fn metric(
         MetricData::Sum(sum) => {
             let delta = sum.aggregation_temporality == AggregationTemporality::Delta as i32;
             if delta && !sum.is_monotonic {
-                b.drop(DropReason::NonMonotonicDelta, points, &name);
+                b.count_drop(DropReason::NonMonotonicDelta, points, &name);
                 return 0;
             }
             b.metadata(&name, meta_kind, m);
@@ -484,8 +488,7 @@ fn metric(
                 let value = histogram_value(p);
                 let (value, start) = if delta && !stale {
                     let key = b.labels(&p.attributes, res, &name, None);
-                    match deltas.fold(key, value, p.start_time_unix_nano, p.time_unix_nano, now)
-                    {
+                    match deltas.fold(key, value, p.start_time_unix_nano, p.time_unix_nano, now) {
                         Some(v) => v,
                         None => continue,
                     }

@@ -82,4 +82,3 @@ pub fn push_label(labels: &mut Labels, name: String, value: String) {
     }
     labels.push((name, value));
 }
-
