@@ -235,11 +235,14 @@ impl Exporter for RemoteWriteExporter {
             if let Err(e) = r {
                 // A retryable failure wins: the whole export is sent again (the receiver
                 // accepts samples it already has).
-                let replace = match (&first_err, &e) {
-                    (None, _) => true,
-                    (Some(ExportError::Permanent(_)), ExportError::Retryable { .. }) => true,
-                    _ => false,
-                };
+                let replace = matches!(
+                    (&first_err, &e),
+                    (None, _)
+                        | (
+                            Some(ExportError::Permanent(_)),
+                            ExportError::Retryable { .. }
+                        )
+                );
                 if replace {
                     first_err = Some(e);
                 }
