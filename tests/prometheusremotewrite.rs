@@ -1,6 +1,7 @@
 //! The `prometheusremotewrite` exporter against Debian's Prometheus 2.42 started with
 //! `--web.enable-remote-write-receiver`: OTLP metrics posted to a running `sluice` are queried
-//! back from Prometheus's HTTP API with the right names, labels, values and timestamps, and a
+//! back from Prometheus's HTTP API with the right names, labels, values, timestamps and
+//! exemplars, and a
 //! Prometheus that is down when the data arrives and started later loses nothing.
 
 mod common;
@@ -12,11 +13,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::{free_port, wait_port, wait_until, Sluice};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::exemplar::Value as ExemplarValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NV;
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum,
+    AggregationTemporality, Exemplar, Gauge, Histogram, HistogramDataPoint, Metric,
+    NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
@@ -114,6 +116,7 @@ fn start_prometheus(port: u16, dir: &Path) -> Child {
         ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--web.enable-remote-write-receiver")
+        .arg("--enable-feature=exemplar-storage")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -220,7 +223,17 @@ fn prometheus_stores_what_an_otlp_client_sent() {
             sum(
                 "shop.orders",
                 false,
-                vec![number(5.0, t0, t1, card()), number(8.0, t0, t2, card())],
+                vec![number(5.0, t0, t1, card()), {
+                    let mut p = number(8.0, t0, t2, card());
+                    p.exemplars = vec![Exemplar {
+                        time_unix_nano: (t2 - 500) * MS,
+                        value: Some(ExemplarValue::AsInt(3)),
+                        trace_id: vec![0xab; 16],
+                        span_id: vec![0xcd; 8],
+                        ..Default::default()
+                    }];
+                    p
+                }],
             ),
             Metric {
                 name: "queue.depth".into(),
@@ -277,6 +290,14 @@ fn prometheus_stores_what_an_otlp_client_sent() {
     let hsum = query(prom_port, "http_server_duration_seconds_sum", at);
     let hcount = query(prom_port, "http_server_duration_seconds_count", at);
     let target = query(prom_port, "target_info", at);
+    let exemplars = reqwest::blocking::get(format!(
+        "http://127.0.0.1:{prom_port}/api/v1/query_exemplars?query=shop_orders_total&start={}&end={}",
+        t0 / 1000,
+        at / 1000 + 1
+    ))
+    .and_then(|r| r.text())
+    .map(|t| serde_json::from_str::<Value>(&t).unwrap_or_default())
+    .unwrap_or_default();
     let _ = prom.kill();
     let _ = prom.wait();
     assert!(ok, "nothing arrived in Prometheus:\n{}", sluice.stderr());
@@ -290,6 +311,14 @@ fn prometheus_stores_what_an_otlp_client_sent() {
     assert_eq!(samples(&orders[0]), [(t1, 5.0), (t2, 8.0)]);
     assert_eq!(labels(&depth[0]), pairs(&base));
     assert_eq!(samples(&depth[0]), [(t2, 17.5)]);
+    let ex = &exemplars["data"][0]["exemplars"][0];
+    assert_eq!(ex["labels"]["trace_id"], "ab".repeat(16), "{exemplars}");
+    assert_eq!(ex["labels"]["span_id"], "cd".repeat(8));
+    assert_eq!(ex["value"], "3");
+    assert_eq!(
+        (ex["timestamp"].as_f64().unwrap() * 1000.0).round() as u64,
+        t2 - 500
+    );
     assert_eq!(samples(&jobs[0]), [(t1, 2.0), (t2, 5.0)]);
     let value = |r: &[Value]| -> f64 { r[0]["value"][1].as_str().unwrap().parse().unwrap() };
     assert_eq!(

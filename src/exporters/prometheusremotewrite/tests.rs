@@ -533,3 +533,98 @@ async fn posts_snappy_protobuf_with_remote_write_headers_and_maps_statuses() {
         }]
     );
 }
+
+fn exemplar(v: f64, t_ms: u64, trace: u8) -> opentelemetry_proto::tonic::metrics::v1::Exemplar {
+    use opentelemetry_proto::tonic::metrics::v1::exemplar::Value;
+    opentelemetry_proto::tonic::metrics::v1::Exemplar {
+        filtered_attributes: vec![kv("user", "u-1")],
+        time_unix_nano: t_ms * MS,
+        value: Some(Value::AsDouble(v)),
+        trace_id: vec![trace; 16],
+        span_id: vec![0xab; 8],
+    }
+}
+
+#[test]
+fn exemplars_go_to_their_series_and_histogram_buckets() {
+    let mut s = settings();
+    s.target_info = false;
+    s.external_labels.clear();
+    let t = T0 / MS + 5000;
+    let mut counter_point = point(3.0, T0, t * MS, vec![]);
+    counter_point.exemplars = vec![exemplar(1.0, t - 10, 1)];
+    let m = Metric {
+        name: "lat".into(),
+        data: Some(MetricData::Histogram(Histogram {
+            data_points: vec![HistogramDataPoint {
+                start_time_unix_nano: T0,
+                time_unix_nano: t * MS,
+                count: 3,
+                sum: Some(10.8),
+                bucket_counts: vec![1, 1, 1],
+                explicit_bounds: vec![0.5, 2.0],
+                exemplars: vec![
+                    exemplar(0.3, t - 3, 2),
+                    exemplar(1.5, t - 2, 3),
+                    exemplar(9.0, t - 1, 4),
+                ],
+                ..Default::default()
+            }],
+            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+        })),
+        ..Default::default()
+    };
+    let req = request(
+        vec![],
+        vec![
+            sum(
+                "hits",
+                "",
+                AggregationTemporality::Cumulative,
+                true,
+                vec![counter_point],
+            ),
+            m,
+        ],
+    );
+    let out = translate(&req, &s, &mut DeltaState::default(), Instant::now());
+    let of = |name: &str, le: Option<&str>| {
+        out.series
+            .iter()
+            .find(|ts| {
+                ts.labels
+                    .iter()
+                    .any(|l| l.name == "__name__" && l.value == name)
+                    && le.is_none_or(|le| ts.labels.iter().any(|l| l.name == "le" && l.value == le))
+            })
+            .unwrap()
+            .exemplars
+            .iter()
+            .map(|e| (e.value, e.timestamp, e.labels.clone()))
+            .collect::<Vec<_>>()
+    };
+    let ex_labels = |trace: u8| {
+        labels(&[
+            ("trace_id", &hex::encode([trace; 16])),
+            ("span_id", "abababababababab"),
+            ("user", "u-1"),
+        ])
+    };
+    assert_eq!(
+        of("hits_total", None),
+        vec![(1.0, (t - 10) as i64, ex_labels(1))]
+    );
+    assert_eq!(
+        of("lat_bucket", Some("0.5")),
+        vec![(0.3, (t - 3) as i64, ex_labels(2))]
+    );
+    assert_eq!(
+        of("lat_bucket", Some("2")),
+        vec![(1.5, (t - 2) as i64, ex_labels(3))]
+    );
+    assert_eq!(
+        of("lat_bucket", Some("+Inf")),
+        vec![(9.0, (t - 1) as i64, ex_labels(4))]
+    );
+    assert!(of("lat_count", None).is_empty());
+}

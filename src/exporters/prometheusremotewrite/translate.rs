@@ -2,7 +2,8 @@
 //! builds them: names and labels from the shared `promtranslate` rules, `job`/`instance` from
 //! the service attributes, external labels where the data has none, histograms as
 //! `_bucket{le}`/`_sum`/`_count`, summaries as `{quantile}`/`_sum`/`_count`, `target_info` per
-//! resource, stale markers for points flagged "no recorded value". Delta monotonic sums and
+//! resource, stale markers for points flagged "no recorded value", exemplars on sums and on the
+//! first histogram bucket that holds their value. Delta monotonic sums and
 //! delta histograms are made cumulative with the `prometheus` exporter's rules.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -10,14 +11,15 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::metrics::v1::exemplar::Value as ExemplarValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data as MetricData;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, HistogramDataPoint, Metric, NumberDataPoint,
+    AggregationTemporality, Exemplar as OtlpExemplar, HistogramDataPoint, Metric, NumberDataPoint,
 };
 
 use super::proto::{
-    Label, MetricMetadata, Sample, TimeSeries, TYPE_COUNTER, TYPE_GAUGE, TYPE_HISTOGRAM,
+    Exemplar, Label, MetricMetadata, Sample, TimeSeries, TYPE_COUNTER, TYPE_GAUGE, TYPE_HISTOGRAM,
     TYPE_SUMMARY,
 };
 use crate::exporters::prometheus::{DropReason, Series, SeriesValue, Update};
@@ -235,17 +237,23 @@ impl Builder<'_> {
             .collect()
     }
 
-    fn add(&mut self, labels: Vec<Label>, value: f64, timestamp: i64) {
+    /// Adds a sample to its series; returns the series' index.
+    fn add(&mut self, labels: Vec<Label>, value: f64, timestamp: i64) -> usize {
         let sample = Sample { value, timestamp };
         match self.index.get(&labels) {
-            Some(&i) => self.out.series[i].samples.push(sample),
+            Some(&i) => {
+                self.out.series[i].samples.push(sample);
+                i
+            }
             None => {
-                self.index.insert(labels.clone(), self.out.series.len());
+                let i = self.out.series.len();
+                self.index.insert(labels.clone(), i);
                 self.out.series.push(TimeSeries {
                     labels,
                     samples: vec![sample],
                     exemplars: Vec::new(),
                 });
+                i
             }
         }
     }
@@ -278,7 +286,8 @@ impl Builder<'_> {
         self.add(labels, ms(start_ns) as f64, ms(time_ns));
     }
 
-    /// Emits one histogram point; returns its time.
+    /// Emits one histogram point; each exemplar goes to the first bucket whose bound holds
+    /// its value.
     #[allow(clippy::too_many_arguments)]
     fn histogram(
         &mut self,
@@ -290,6 +299,7 @@ impl Builder<'_> {
         stale: bool,
         start_ns: u64,
         time_ns: u64,
+        exemplars: &[OtlpExemplar],
     ) {
         let SeriesValue::Histogram {
             buckets,
@@ -301,6 +311,7 @@ impl Builder<'_> {
         };
         let t = ms(time_ns);
         let v = |x: f64| if stale { f64::from_bits(STALE_NAN) } else { x };
+        let mut bucket_series = Vec::with_capacity(buckets.len() + 1);
         for (bound, cum) in buckets {
             let l = self.labels(
                 attrs,
@@ -308,7 +319,7 @@ impl Builder<'_> {
                 &format!("{name}_bucket"),
                 Some(("le", format_float(*bound))),
             );
-            self.add(l, v(*cum as f64), t);
+            bucket_series.push((*bound, self.add(l, v(*cum as f64), t)));
         }
         let l = self.labels(
             attrs,
@@ -316,7 +327,14 @@ impl Builder<'_> {
             &format!("{name}_bucket"),
             Some(("le", "+Inf".into())),
         );
-        self.add(l, v(*count as f64), t);
+        bucket_series.push((f64::INFINITY, self.add(l, v(*count as f64), t)));
+        if !stale {
+            for e in to_exemplars(exemplars) {
+                if let Some((_, i)) = bucket_series.iter().find(|(b, _)| e.value <= *b) {
+                    self.out.series[*i].exemplars.push(e);
+                }
+            }
+        }
         if has_sum {
             let l = self.labels(attrs, res, &format!("{name}_sum"), None);
             self.add(l, v(*sum), t);
@@ -505,6 +523,7 @@ fn metric(
                     stale,
                     start,
                     p.time_unix_nano,
+                    &p.exemplars,
                 );
             }
         }
@@ -576,8 +595,58 @@ fn number_point(
     } else {
         (number(&p.value), p.start_time_unix_nano)
     };
-    b.add(l, v, t);
+    let i = b.add(l, v, t);
+    b.out.series[i].exemplars.extend(to_exemplars(&p.exemplars));
     if monotonic {
         b.created(&p.attributes, res, name, start, p.time_unix_nano);
     }
+}
+
+/// Most characters of an exemplar's label names and values; filtered attributes that would
+/// pass it are left out (trace and span IDs are kept), as upstream does.
+const MAX_EXEMPLAR_RUNES: usize = 128;
+
+/// OTLP exemplars as remote-write exemplars: `trace_id`/`span_id` (hex) labels, then the
+/// filtered attributes while the labels stay within 128 characters.
+pub fn to_exemplars(list: &[OtlpExemplar]) -> Vec<Exemplar> {
+    list.iter()
+        .map(|e| {
+            let mut labels = Vec::new();
+            let mut runes = 0;
+            for (name, id) in [("trace_id", &e.trace_id), ("span_id", &e.span_id)] {
+                if !id.is_empty() && id.iter().any(|b| *b != 0) {
+                    let value = hex::encode(id);
+                    runes += name.len() + value.len();
+                    labels.push(Label {
+                        name: name.into(),
+                        value,
+                    });
+                }
+            }
+            let attrs: Vec<Label> = e
+                .filtered_attributes
+                .iter()
+                .map(|kv| Label {
+                    name: kv.key.clone(),
+                    value: attr_string(&kv.value),
+                })
+                .collect();
+            runes += attrs
+                .iter()
+                .map(|l| l.name.chars().count() + l.value.chars().count())
+                .sum::<usize>();
+            if runes <= MAX_EXEMPLAR_RUNES {
+                labels.extend(attrs);
+            }
+            Exemplar {
+                labels,
+                value: match e.value {
+                    Some(ExemplarValue::AsDouble(d)) => d,
+                    Some(ExemplarValue::AsInt(i)) => i as f64,
+                    None => 0.0,
+                },
+                timestamp: ms(e.time_unix_nano),
+            }
+        })
+        .collect()
 }
