@@ -45,6 +45,12 @@ pub const FACTORY: Factory<ExporterCreate> = Factory {
 };
 
 fn create(id: &ComponentId, raw: &Value) -> Result<Box<dyn Exporter>, ComponentConfigError> {
+    if raw.get("sending_queue").is_some() {
+        return Err(ComponentConfigError::at(
+            &["sending_queue"],
+            "this exporter has no sending_queue; use remote_write_queue (enabled, queue_size, num_consumers), as upstream",
+        ));
+    }
     let cfg: RemoteWriteConfig = decode(raw)?;
     Ok(Box::new(RemoteWriteExporter::new(id.clone(), cfg)?))
 }

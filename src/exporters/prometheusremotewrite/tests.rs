@@ -442,6 +442,10 @@ fn config_defaults_and_errors_match_upstream() {
         err(json!({"endpoint": "http://x", "wal": {"directory": "/tmp"}})).path,
         ["wal"]
     );
+    assert_eq!(
+        err(json!({"endpoint": "http://x", "sending_queue": {}})).path,
+        ["sending_queue"]
+    );
     let e = err(json!({"endpoint": "http://x", "translation_strategy": "NoTranslatio"}));
     assert_eq!(e.hint.as_deref(), Some("did you mean \"NoTranslation\"?"));
 }
