@@ -2,9 +2,13 @@
 //! `--web.enable-remote-write-receiver`: OTLP metrics posted to a running `sluice` are queried
 //! back from Prometheus's HTTP API with the right names, labels, values, timestamps and
 //! exemplars, and a
-//! Prometheus that is down when the data arrives and started later loses nothing.
+//! Prometheus that is down when the data arrives and started later loses nothing, and https
+//! with a client certificate (mTLS) to a Prometheus serving TLS works while the same exporter
+//! without a client certificate is refused.
 
 mod common;
+
+use common::certs;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -101,6 +105,11 @@ fn post(http: u16, req: &ExportMetricsServiceRequest) {
 }
 
 fn start_prometheus(port: u16, dir: &Path) -> Child {
+    start_prometheus_with(port, dir, None)
+}
+
+/// Starts Prometheus; `web_config` is a `--web.config.file` (TLS) when given.
+fn start_prometheus_with(port: u16, dir: &Path, web_config: Option<&Path>) -> Child {
     let bin = "/usr/bin/prometheus";
     assert!(
         Path::new(bin).exists(),
@@ -108,8 +117,11 @@ fn start_prometheus(port: u16, dir: &Path) -> Child {
     );
     let cfg = dir.join("prometheus.yml");
     std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n").unwrap();
-    Command::new(bin)
-        .arg(format!("--config.file={}", cfg.display()))
+    let mut cmd = Command::new(bin);
+    if let Some(w) = web_config {
+        cmd.arg(format!("--web.config.file={}", w.display()));
+    }
+    cmd.arg(format!("--config.file={}", cfg.display()))
         .arg(format!(
             "--storage.tsdb.path={}",
             dir.join("data").display()
@@ -396,4 +408,102 @@ fn a_prometheus_that_is_down_then_started_loses_nothing() {
             .collect::<Vec<_>>()
     );
     assert_eq!(sluice.terminate(), 0);
+}
+
+/// Stops Prometheus with SIGTERM (it writes what it holds) and waits for it.
+fn stop(prom: &mut Child) {
+    Command::new("kill")
+        .args(["-TERM", &prom.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = prom.wait();
+}
+
+#[test]
+fn https_with_a_client_certificate_reaches_a_prometheus_serving_mtls() {
+    let pki = certs::generate(&["localhost", "127.0.0.1"]);
+    let web = pki.dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {}\n",
+            pki.server_cert.display(),
+            pki.server_key.display(),
+            pki.ca.display()
+        ),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prom_port = free_port();
+    let mut prom = start_prometheus_with(prom_port, dir.path(), Some(&web));
+    wait_port(prom_port);
+    let http = free_port();
+    let mut sluice = Sluice::start(&format!(
+        r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:{http}
+exporters:
+  prometheusremotewrite/mtls:
+    endpoint: https://localhost:{prom_port}/api/v1/write
+    tls:
+      ca_file: {ca}
+      cert_file: {cert}
+      key_file: {key}
+  prometheusremotewrite/no_client_cert:
+    endpoint: https://127.0.0.1:{prom_port}/api/v1/write
+    tls:
+      ca_file: {ca}
+    retry_on_failure:
+      enabled: false
+service:
+  pipelines:
+    metrics:
+      receivers: [otlp]
+      exporters: [prometheusremotewrite/mtls, prometheusremotewrite/no_client_cert]
+"#,
+        ca = pki.ca.display(),
+        cert = pki.client_cert.display(),
+        key = pki.client_key.display(),
+    ));
+    wait_port(http);
+    let t = now_ms() - 30_000;
+    post(
+        http,
+        &request(vec![sum(
+            "tls.sent",
+            false,
+            vec![number(7.0, t - 1000, t, vec![])],
+        )]),
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || sluice
+            .stderr()
+            .lines()
+            .any(|l| l.contains("prometheusremotewrite/no_client_cert")
+                && l.contains("export failed"))),
+        "the exporter without a client certificate was not refused:\n{}",
+        sluice.stderr()
+    );
+    // Stopping drains the exports; the mTLS one must have succeeded.
+    assert_eq!(sluice.terminate(), 0);
+    let log = sluice.stderr();
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("prometheusremotewrite/mtls") && l.contains("failed")),
+        "{log}"
+    );
+    stop(&mut prom);
+    // The same storage served without TLS: the sample sent over mTLS is there.
+    let mut plain = start_prometheus(prom_port, dir.path());
+    let ok = wait_until(Duration::from_secs(60), || {
+        !query(prom_port, "tls_sent_total[5m]", t + 1000).is_empty()
+    });
+    let got = query(prom_port, "tls_sent_total[5m]", t + 1000);
+    let _ = plain.kill();
+    let _ = plain.wait();
+    assert!(ok, "the mTLS sample is not in Prometheus:\n{log}");
+    assert_eq!(samples(&got[0]), [(t, 7.0)]);
 }

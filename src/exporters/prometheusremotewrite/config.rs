@@ -84,7 +84,7 @@ pub struct RemoteWriteConfig {
     pub protobuf_message: String,
     /// Only `snappy` (remote write requires it).
     pub compression: String,
-    /// Client TLS (only plaintext http:// is supported yet).
+    /// Client TLS for https:// endpoints (CA, client certificate, server name, versions).
     pub tls: TlsClientConfig,
     /// Write-ahead log: not supported yet (use a batch processor and the queue).
     pub wal: Option<Value>,
@@ -162,7 +162,8 @@ impl RemoteWriteConfig {
         })
     }
 
-    /// Checks the config as the collector does; returns the URL to post to.
+    /// Checks the config as the collector does; returns the URL to post to. TLS settings are
+    /// checked by [`crate::tls::TlsClientSetting::to_client`] when the exporter is built.
     pub fn validate(&self) -> Result<Uri, ComponentConfigError> {
         let url = self.endpoint.trim();
         if url.is_empty() {
@@ -174,22 +175,12 @@ impl RemoteWriteConfig {
         let uri: Uri = url.parse().map_err(|e| {
             ComponentConfigError::at(&["endpoint"], format!("invalid URL {url:?}: {e}"))
         })?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(ComponentConfigError::at(
-                    &["endpoint"],
-                    "https (TLS) endpoints are not supported yet; use an http:// URL",
-                ))
-            }
-            _ => {
-                return Err(ComponentConfigError::at(
-                    &["endpoint"],
-                    format!("URL {url:?} must start with http://"),
-                ))
-            }
+        if !matches!(uri.scheme_str(), Some("http") | Some("https")) {
+            return Err(ComponentConfigError::at(
+                &["endpoint"],
+                format!("URL {url:?} must start with http:// or https://"),
+            ));
         }
-        self.tls.check_plaintext()?;
         check_retry(&self.retry_on_failure)?;
         if !self.translation_strategy.is_empty()
             && Strategy::parse(&self.translation_strategy).is_none()

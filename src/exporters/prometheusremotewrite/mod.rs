@@ -10,7 +10,7 @@ pub mod proto;
 mod tests;
 pub mod translate;
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -18,6 +18,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderName, HeaderValue, Request, Uri};
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -30,6 +31,10 @@ use crate::exporters::otlp_http::parse_retry_after;
 use crate::registry::{ExporterCreate, Factory};
 use crate::signal::{Data, Signal};
 use crate::telemetry::{metrics as own, LogOnce};
+use crate::tls::{https_connector, Alpn, Reloading};
+
+/// The HTTP(S) client requests go through.
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 pub use config::{RemoteWriteConfig, RemoteWriteQueue};
 use proto::{MetricMetadata, TimeSeries, WriteRequest};
@@ -63,7 +68,8 @@ pub struct RemoteWriteExporter {
     settings: Settings,
     headers: Vec<(HeaderName, HeaderValue)>,
     deltas: Mutex<DeltaState>,
-    client: OnceLock<Client<HttpConnector, Full<Bytes>>>,
+    /// Made on first export; remade when TLS certificate files change.
+    client: Reloading<HttpClient>,
     drops: LogOnce,
 }
 
@@ -71,6 +77,9 @@ impl RemoteWriteExporter {
     /// Builds the exporter from a checked config; connections are made on first export.
     pub fn new(id: ComponentId, cfg: RemoteWriteConfig) -> Result<Self, ComponentConfigError> {
         let url = cfg.validate()?;
+        // TLS applies to https:// URLs; http:// ones stay plaintext, as in the collector.
+        let tls = cfg.tls.to_client()?;
+        let timeout = cfg.timeout;
         let mut headers = Vec::new();
         for (k, v) in &cfg.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
@@ -98,18 +107,20 @@ impl RemoteWriteExporter {
             settings,
             headers,
             deltas: Mutex::new(DeltaState::default()),
-            client: OnceLock::new(),
+            client: {
+                Reloading::new(Some(tls), move |tls| {
+                    let connector = https_connector(tls, Alpn::Http, timeout)?;
+                    Ok(Client::builder(TokioExecutor::new()).build(connector))
+                })
+            },
             drops: LogOnce::default(),
         })
     }
 
-    fn client(&self) -> &Client<HttpConnector, Full<Bytes>> {
-        self.client.get_or_init(|| {
-            let mut connector = HttpConnector::new();
-            connector.set_connect_timeout(Some(self.cfg.timeout));
-            connector.set_nodelay(true);
-            Client::builder(TokioExecutor::new()).build(connector)
-        })
+    fn client(&self) -> Result<HttpClient, ExportError> {
+        self.client
+            .get()
+            .map_err(|e| ExportError::Permanent(format!("TLS: {e}")))
     }
 
     /// POSTs one snappy-compressed request.
@@ -134,7 +145,7 @@ impl RemoteWriteExporter {
             .map_err(|e| ExportError::Permanent(format!("cannot build request to {url}: {e}")))?;
         let call = async {
             let resp = self
-                .client()
+                .client()?
                 .request(req)
                 .await
                 .map_err(|e| ExportError::Retryable {
