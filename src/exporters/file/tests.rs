@@ -311,3 +311,26 @@ fn config_rules_match_upstream() {
     );
     assert_eq!(c.format, Format::Json);
 }
+
+#[tokio::test]
+async fn rotation_removes_backups_older_than_max_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.json");
+    let day = std::time::Duration::from_secs(86_400);
+    let now = std::time::SystemTime::now();
+    let old = rotate::backup_name(&path, now - day * 3, false);
+    let recent = rotate::backup_name(&path, now - day / 2, false);
+    std::fs::write(&old, "old\n").unwrap();
+    std::fs::write(&recent, "recent\n").unwrap();
+    let e = exporter(json!({"path": path, "rotation": {"max_megabytes": 1, "max_days": 1}})).await;
+    let one = traces(400, "a-span-name-long-enough-to-matter");
+    let line = encode_record(&one, Format::Json, false).unwrap().len() as u64;
+    for _ in 0..(1024 * 1024 / line + 1) {
+        e.export(&one).await.unwrap();
+    }
+    e.shutdown().await;
+    let backups = rotate::backups(&path).unwrap();
+    assert!(!old.exists(), "a 3-day-old backup is removed");
+    assert!(recent.exists());
+    assert_eq!(backups.len(), 2, "{backups:?}");
+}

@@ -250,3 +250,82 @@ pub fn batches(req: &ExportTraceServiceRequest) -> Vec<Batch> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+
+    fn rs(
+        attrs: Vec<opentelemetry_proto::tonic::common::v1::KeyValue>,
+        spans: usize,
+    ) -> ResourceSpans {
+        ResourceSpans {
+            resource: Some(Resource {
+                attributes: attrs,
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: (0..spans)
+                    .map(|i| opentelemetry_proto::tonic::trace::v1::Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![i as u8 + 1; 8],
+                        parent_span_id: vec![0; 8],
+                        start_time_unix_nano: 2_000_000_001,
+                        end_time_unix_nano: 1_000_000_000,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn one_batch_per_resource_and_upstream_edge_cases() {
+        let name = opentelemetry_proto::tonic::common::v1::KeyValue {
+            key: "service.name".into(),
+            value: Some(opentelemetry_proto::tonic::common::v1::AnyValue {
+                value: Some(any_value::Value::StringValue("api".into())),
+            }),
+            ..Default::default()
+        };
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![rs(vec![], 1), rs(vec![name], 2), ResourceSpans::default()],
+        };
+        let b = batches(&req);
+        // A resource with neither attributes nor scopes is skipped.
+        assert_eq!(b.len(), 2);
+        let p0 = b[0].process.as_ref().unwrap();
+        assert_eq!(p0.service_name, NO_SERVICE_NAME);
+        assert!(p0.tags.is_empty());
+        assert_eq!(b[1].process.as_ref().unwrap().service_name, "api");
+        assert!(b[1].process.as_ref().unwrap().tags.is_empty());
+        assert_eq!(b[1].spans.len(), 2);
+        let s = &b[0].spans[0];
+        // An all-zero parent is no parent; no kind, status or scope means no such tags.
+        assert!(s.references.is_empty());
+        assert!(s.tags.is_empty());
+        // An end before the start gives a negative duration, as Go's time.Sub does.
+        assert_eq!(
+            s.duration,
+            Some(Duration {
+                seconds: -1,
+                nanos: -1
+            })
+        );
+    }
+
+    #[test]
+    fn trace_ids_split_into_high_and_low_halves() {
+        let id: Vec<u8> = (1..=16).collect();
+        assert_eq!(
+            trace_id_halves(&id),
+            (0x0102_0304_0506_0708, 0x090a_0b0c_0d0e_0f10)
+        );
+        assert_eq!(trace_id_halves(&[0xff; 8]), (0, u64::MAX));
+        assert_eq!(span_id(&[7]), vec![0, 0, 0, 0, 0, 0, 0, 7]);
+    }
+}
