@@ -12,11 +12,25 @@ use crate::config::decode::{did_you_mean, duration};
 use crate::exporters::common::{check_retry, RetryConfig, TlsClientConfig};
 use crate::exporters::promtranslate::naming::{label_name, Strategy};
 
-/// `enabled:` switch used by several sub-sections.
+/// `target_info:`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Enabled {
-    /// Whether the feature is on.
+#[serde(deny_unknown_fields, default)]
+pub struct TargetInfo {
+    /// A `target_info` series per resource (default true).
+    pub enabled: bool,
+}
+
+impl Default for TargetInfo {
+    fn default() -> Self {
+        TargetInfo { enabled: true }
+    }
+}
+
+/// `export_created_metric:`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CreatedMetric {
+    /// `_created` series (default false).
     pub enabled: bool,
 }
 
@@ -77,9 +91,9 @@ pub struct RemoteWriteConfig {
     /// Retry settings (defaults 50ms initial, 200ms max interval, 1m in total, as upstream).
     pub retry_on_failure: RetryConfig,
     /// A `target_info` series per resource (default enabled).
-    pub target_info: Enabled,
+    pub target_info: TargetInfo,
     /// `_created` series for counters, histograms and summaries with a start time (default off).
-    pub export_created_metric: Enabled,
+    pub export_created_metric: CreatedMetric,
     /// Only `prometheus.WriteRequest` (remote write 1.0).
     pub protobuf_message: String,
     /// Only `snappy` (remote write requires it).
@@ -127,8 +141,8 @@ impl Default for RemoteWriteConfig {
                 max_elapsed_time: Duration::from_secs(60),
                 ..RetryConfig::default()
             },
-            target_info: Enabled { enabled: true },
-            export_created_metric: Enabled { enabled: false },
+            target_info: TargetInfo::default(),
+            export_created_metric: CreatedMetric::default(),
             protobuf_message: "prometheus.WriteRequest".into(),
             compression: "snappy".into(),
             tls: TlsClientConfig::default(),

@@ -420,6 +420,10 @@ fn config_defaults_and_errors_match_upstream() {
     assert!(c.target_info.enabled && !c.export_created_metric.enabled && !c.send_metadata);
     assert_eq!(c.queue_settings().concurrency, 1);
     assert_eq!(c.parallelism(), 5);
+    let c: RemoteWriteConfig =
+        decode(&json!({"endpoint": "http://p", "target_info": {}, "export_created_metric": {}}))
+            .unwrap();
+    assert!(c.target_info.enabled && !c.export_created_metric.enabled);
     let err = |v: serde_json::Value| {
         create(&ComponentId::parse("prometheusremotewrite").unwrap(), &v)
             .err()
