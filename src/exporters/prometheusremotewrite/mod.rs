@@ -33,12 +33,12 @@ use crate::signal::{Data, Signal};
 use crate::telemetry::{metrics as own, LogOnce};
 use crate::tls::{https_connector, Alpn, Reloading};
 
-/// The HTTP(S) client requests go through.
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-pub use config::{RemoteWriteConfig, RemoteWriteQueue};
+pub use config::{CreatedMetric, RemoteWriteConfig, RemoteWriteQueue, TargetInfo};
 use proto::{MetricMetadata, TimeSeries, WriteRequest};
 use translate::{DeltaState, Settings};
+
+/// The HTTP(S) client requests go through.
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The `prometheusremotewrite` exporter's factory.
 pub const FACTORY: Factory<ExporterCreate> = Factory {
