@@ -33,16 +33,27 @@ impl Default for Rotation {
     }
 }
 
-/// `group_by:` — one file per resource attribute value (not supported yet).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// `group_by:` — one file per value of a resource attribute.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GroupBy {
-    /// Must be false.
+    /// Write one file per value (default false); `path` must then hold one `*`.
     pub enabled: bool,
-    /// Accepted for compatibility.
-    pub resource_attribute: Option<String>,
-    /// Accepted for compatibility.
-    pub max_open_files: Option<u64>,
+    /// The resource attribute whose string value replaces the `*` (default
+    /// `fileexporter.path_segment`).
+    pub resource_attribute: String,
+    /// Most files open at once (default 100).
+    pub max_open_files: usize,
+}
+
+impl Default for GroupBy {
+    fn default() -> Self {
+        GroupBy {
+            enabled: false,
+            resource_attribute: "fileexporter.path_segment".into(),
+            max_open_files: 100,
+        }
+    }
 }
 
 /// How each export request is written.
@@ -90,7 +101,7 @@ pub struct FileConfig {
     pub directory_permissions: String,
     /// Append to an existing file instead of truncating it (default false).
     pub append: bool,
-    /// Per-resource-attribute files: not supported yet.
+    /// One file per value of a resource attribute.
     pub group_by: GroupBy,
     /// Encoding extension: not supported yet.
     pub encoding: Option<Value>,
@@ -183,10 +194,24 @@ impl FileConfig {
             }
         }
         if self.group_by.enabled {
-            return Err(ComponentConfigError::at(
-                &["group_by", "enabled"],
-                "group_by is not supported yet",
-            ));
+            if self.path.split('*').count() != 2 {
+                return Err(ComponentConfigError::at(
+                    &["path"],
+                    "path must contain exactly one * when group_by is enabled",
+                ));
+            }
+            if self.path.starts_with('*') {
+                return Err(ComponentConfigError::at(
+                    &["path"],
+                    "path must not start with * when group_by is enabled",
+                ));
+            }
+            if self.group_by.resource_attribute.is_empty() {
+                return Err(ComponentConfigError::at(
+                    &["group_by", "resource_attribute"],
+                    "resource_attribute must not be empty when group_by is enabled",
+                ));
+            }
         }
         if self.encoding.is_some() {
             return Err(ComponentConfigError::at(

@@ -17,6 +17,22 @@ use serde_json::json;
 
 use super::*;
 
+fn resource_with(attrs: &[(&str, &str)]) -> Option<Resource> {
+    Some(Resource {
+        attributes: attrs
+            .iter()
+            .map(|(k, v)| KeyValue {
+                key: k.to_string(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(v.to_string())),
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
 fn resource(service: &str) -> Option<Resource> {
     Some(Resource {
         attributes: vec![KeyValue {
@@ -280,6 +296,18 @@ fn config_rules_match_upstream() {
         ["append"]
     );
     assert_eq!(
+        err(json!({"path": "x", "group_by": {"enabled": true}})).path,
+        ["path"]
+    );
+    assert_eq!(
+        err(json!({"path": "*x", "group_by": {"enabled": true}})).path,
+        ["path"]
+    );
+    assert_eq!(
+        err(json!({"path": "a*", "group_by": {"enabled": true, "resource_attribute": ""}})).path,
+        ["group_by", "resource_attribute"]
+    );
+    assert_eq!(
         err(json!({"path": "x", "compression": "zsdt"}))
             .hint
             .as_deref(),
@@ -333,4 +361,67 @@ async fn rotation_removes_backups_older_than_max_days() {
     assert!(!old.exists(), "a 3-day-old backup is removed");
     assert!(recent.exists());
     assert_eq!(backups.len(), 2, "{backups:?}");
+}
+
+fn logs_of(segments: &[Option<&str>]) -> Data {
+    let Data::Logs(one) = logs() else {
+        unreachable!()
+    };
+    Data::Logs(ExportLogsServiceRequest {
+        resource_logs: segments
+            .iter()
+            .map(|seg| {
+                let mut rl = one.resource_logs[0].clone();
+                rl.resource = match seg {
+                    Some(s) => {
+                        resource_with(&[("service.name", "api"), ("fileexporter.path_segment", s)])
+                    }
+                    None => resource_with(&[("service.name", "api")]),
+                };
+                rl
+            })
+            .collect(),
+    })
+}
+
+#[tokio::test]
+async fn group_by_writes_one_file_per_attribute_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("out-*.json");
+    let e = exporter(json!({
+        "path": pattern,
+        "group_by": {"enabled": true, "max_open_files": 1},
+    }))
+    .await;
+    // "team/db" makes a directory; the resource without the attribute is dropped.
+    e.export(&logs_of(&[Some("api"), Some("team/db"), None, Some("api")]))
+        .await
+        .unwrap();
+    // The api file was closed to keep one file open: it is appended to, not truncated.
+    e.export(&logs_of(&[Some("api")])).await.unwrap();
+    e.shutdown().await;
+    let read = |p: &Path| -> Vec<Data> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| crate::otlp_json::decode_data(Signal::Logs, l.as_bytes()).unwrap())
+            .collect()
+    };
+    assert_eq!(
+        read(&dir.path().join("out-api.json")),
+        vec![
+            logs_of(&[Some("api"), Some("api")]),
+            logs_of(&[Some("api")])
+        ]
+    );
+    assert_eq!(
+        read(&dir.path().join("out-team/db.json")),
+        vec![logs_of(&[Some("team/db")])]
+    );
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["out-api.json", "out-team"]);
 }
