@@ -122,6 +122,22 @@ pub struct JaegerGrpcExporter {
 
 #[async_trait]
 impl Exporter for JaegerGrpcExporter {
+    fn auth_id(&self) -> Option<ComponentId> {
+        self.inner.auth_id()
+    }
+
+    fn attach_auth(&mut self, auth: std::sync::Arc<dyn crate::auth::ClientAuth>) {
+        self.inner.attach_auth(auth);
+    }
+
+    async fn start(&self) -> anyhow::Result<()> {
+        self.inner.start().await
+    }
+
+    async fn shutdown(&self) {
+        self.inner.shutdown().await;
+    }
+
     async fn export(&self, data: &Data) -> Result<(), ExportError> {
         let Data::Traces(req) = data else {
             return Ok(());
@@ -161,6 +177,19 @@ mod tests {
         assert_eq!(c.endpoint, "10.0.0.1:9999");
         assert_eq!(with_default_port("[::1]", 14250), "[::1]:14250");
         assert_eq!(with_default_port("[::1]:1", 14250), "[::1]:1");
+    }
+
+    #[test]
+    fn grpc_protocol_passes_the_authenticator_on() {
+        let e = create(
+            &ComponentId::parse("jaeger").unwrap(),
+            &json!({"protocol": "grpc", "endpoint": "http://j", "auth": {"authenticator": "basicauth/j"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            e.auth_id(),
+            Some(ComponentId::parse("basicauth/j").unwrap())
+        );
     }
 
     #[test]

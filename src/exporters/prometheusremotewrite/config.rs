@@ -102,7 +102,8 @@ pub struct RemoteWriteConfig {
     pub tls: TlsClientConfig,
     /// Write-ahead log: not supported yet (use a batch processor and the queue).
     pub wal: Option<Value>,
-    /// Authenticator: not supported yet.
+    /// `auth: {authenticator: ID}`: a client authenticator extension (bearertokenauth,
+    /// basicauth) whose headers are added to every request.
     pub auth: Option<Value>,
     /// Accepted for compatibility.
     pub read_buffer_size: Option<u64>,
@@ -272,12 +273,6 @@ impl RemoteWriteConfig {
             return Err(ComponentConfigError::at(
                 &["wal"],
                 "the write-ahead log is not supported yet; the in-memory remote_write_queue and retries keep data across backend outages",
-            ));
-        }
-        if self.auth.is_some() {
-            return Err(ComponentConfigError::at(
-                &["auth"],
-                "authenticators are not supported yet",
             ));
         }
         Ok(uri)

@@ -10,7 +10,7 @@ pub mod proto;
 mod tests;
 pub mod translate;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -25,6 +25,7 @@ use hyper_util::rt::TokioExecutor;
 use prost::Message;
 use serde_json::Value;
 
+use crate::auth::{AuthRef, ClientAuth};
 use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter, QueueSettings};
 use crate::config::decode::decode;
 use crate::exporters::otlp_http::parse_retry_after;
@@ -67,6 +68,9 @@ pub struct RemoteWriteExporter {
     url: Uri,
     settings: Settings,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// `auth.authenticator`, and the client authenticator the service attached for it.
+    auth_id: Option<ComponentId>,
+    auth: Option<Arc<dyn ClientAuth>>,
     deltas: Mutex<DeltaState>,
     /// Made on first export; remade when TLS certificate files change.
     client: Reloading<HttpClient>,
@@ -80,6 +84,7 @@ impl RemoteWriteExporter {
         // TLS applies to https:// URLs; http:// ones stay plaintext, as in the collector.
         let tls = cfg.tls.to_client()?;
         let timeout = cfg.timeout;
+        let auth_id = AuthRef::parse(&cfg.auth)?;
         let mut headers = Vec::new();
         for (k, v) in &cfg.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
@@ -106,6 +111,8 @@ impl RemoteWriteExporter {
             url,
             settings,
             headers,
+            auth_id,
+            auth: None,
             deltas: Mutex::new(DeltaState::default()),
             client: {
                 Reloading::new(Some(tls), move |tls| {
@@ -139,6 +146,14 @@ impl RemoteWriteExporter {
             );
         for (k, v) in &self.headers {
             req = req.header(k, v);
+        }
+        if let Some(auth) = &self.auth {
+            for (k, v) in auth
+                .headers()
+                .map_err(|e| ExportError::Permanent(format!("authenticator: {e}")))?
+            {
+                req = req.header(k, v);
+            }
         }
         let req = req
             .body(Full::new(Bytes::from(compressed)))
@@ -229,6 +244,14 @@ pub fn batch_requests(
 
 #[async_trait]
 impl Exporter for RemoteWriteExporter {
+    fn auth_id(&self) -> Option<ComponentId> {
+        self.auth_id.clone()
+    }
+
+    fn attach_auth(&mut self, auth: Arc<dyn ClientAuth>) {
+        self.auth = Some(auth);
+    }
+
     async fn export(&self, data: &Data) -> Result<(), ExportError> {
         let Data::Metrics(req) = data else {
             return Ok(());

@@ -636,3 +636,42 @@ fn exemplars_go_to_their_series_and_histogram_buckets() {
     );
     assert!(of("lat_count", None).is_empty());
 }
+
+/// A client authenticator with a fixed token (what the bearertokenauth extension attaches).
+struct Token;
+
+impl crate::auth::ClientAuth for Token {
+    fn headers(&self) -> Result<Vec<(http::HeaderName, http::HeaderValue)>, String> {
+        Ok(vec![(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_static("Bearer s3cret"),
+        )])
+    }
+}
+
+#[tokio::test]
+async fn sends_the_attached_authenticators_headers() {
+    let (url, got) = receiver(vec![]).await;
+    let mut exp = create(
+        &ComponentId::parse("prometheusremotewrite").unwrap(),
+        &json!({"endpoint": url, "auth": {"authenticator": "bearertokenauth/prw"}}),
+    )
+    .unwrap();
+    assert_eq!(
+        exp.auth_id(),
+        Some(ComponentId::parse("bearertokenauth/prw").unwrap())
+    );
+    exp.attach_auth(Arc::new(Token));
+    let data = Data::Metrics(request(
+        vec![],
+        vec![sum(
+            "hits",
+            "",
+            AggregationTemporality::Cumulative,
+            true,
+            vec![point(1.0, T0, T0 + MS, vec![])],
+        )],
+    ));
+    exp.export(&data).await.unwrap();
+    assert_eq!(got.lock().unwrap()[0].0["authorization"], "Bearer s3cret");
+}
