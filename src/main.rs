@@ -159,6 +159,12 @@ fn run(cli: &Cli) -> ExitCode {
         }
     };
     rt.block_on(async {
+        // Signals first: a SIGHUP (reload) or SIGTERM arriving while the graph starts is
+        // handled once it is up instead of killing the process with the default action.
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+        let mut hup = signal(SignalKind::hangup()).expect("install SIGHUP handler");
         let mut own_metrics =
             match telemetry::server::OwnMetrics::start(&loaded.config.service.telemetry.metrics)
                 .await
@@ -184,10 +190,6 @@ fn run(cli: &Cli) -> ExitCode {
             version = env!("CARGO_PKG_VERSION"),
             "Everything is ready. Begin running and processing data."
         );
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
-        let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
-        let mut hup = signal(SignalKind::hangup()).expect("install SIGHUP handler");
         let mut running = loaded;
         let mut mtimes = config_mtimes(&cli.config);
         let mut poll = tokio::time::interval(Duration::from_secs(1));

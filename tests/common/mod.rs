@@ -33,10 +33,11 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
-/// Waits until something listens on 127.0.0.1:port.
+/// Waits until something listens on 127.0.0.1:port (generously: a debug build starting on a
+/// loaded 2-core CI machine can take a while).
 pub fn wait_port(port: u16) {
     assert!(
-        wait_until(Duration::from_secs(20), || TcpStream::connect((
+        wait_until(Duration::from_secs(60), || TcpStream::connect((
             "127.0.0.1",
             port
         ))
