@@ -68,7 +68,7 @@ pub fn serve(
 
 /// Whether the request body is protobuf or JSON.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Encoding {
+pub(super) enum Encoding {
     Proto,
     Json,
 }
@@ -396,7 +396,7 @@ fn too_large(enc: Encoding, limit: u64) -> Response {
 
 /// JSON is decoded; protobuf is checked and counted but kept encoded (pipelines that need the
 /// data decode it).
-fn decode(signal: Signal, enc: Encoding, body: Vec<u8>) -> Result<Payload, String> {
+pub(super) fn decode(signal: Signal, enc: Encoding, body: Vec<u8>) -> Result<Payload, String> {
     match enc {
         Encoding::Json => otlp_json::decode_data(signal, &body)
             .map(Payload::Decoded)

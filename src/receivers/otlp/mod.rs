@@ -23,7 +23,36 @@ use crate::signal::Signal;
 use crate::tls::acceptor::ServerTlsSource;
 use crate::tls::config::TlsServerSetting;
 
+pub use body::BodyError;
 pub use config::OtlpConfig;
+
+use crate::payload::Payload;
+
+/// Decodes an OTLP/HTTP request body exactly as the HTTP receiver does once the body is read:
+/// decompresses it per the `Content-Encoding` value (identity, gzip, zstd, deflate), failing
+/// with [`BodyError::TooLarge`] once the decompressed size would exceed `limit` bytes (the
+/// receiver's `max_request_body_size`), then decodes OTLP/JSON (`json`) or checks and counts
+/// protobuf (kept encoded, as the receiver hands it on) for `signal`. A decode error is the
+/// message the receiver answers 400 with.
+///
+/// This is the receiver's own decode path made callable without a listener (fuzzing, tests).
+/// The gRPC receiver's equivalent is [`crate::payload::Encoded::parse`] on the message tonic
+/// has unframed and decompressed.
+pub fn decode_http_body(
+    signal: Signal,
+    json: bool,
+    content_encoding: &str,
+    body: &[u8],
+    limit: u64,
+) -> Result<Payload, BodyError> {
+    let body = body::decompress(content_encoding, body, limit)?;
+    let enc = if json {
+        http::Encoding::Json
+    } else {
+        http::Encoding::Proto
+    };
+    http::decode(signal, enc, body).map_err(BodyError::Bad)
+}
 
 /// The `otlp` receiver's factory.
 pub const FACTORY: Factory<ReceiverCreate> = Factory {
