@@ -47,6 +47,7 @@ fn kv(k: &str, v: AnyValue) -> KeyValue {
     KeyValue {
         key: k.into(),
         value: Some(v),
+        ..Default::default()
     }
 }
 

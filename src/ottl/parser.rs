@@ -91,16 +91,28 @@ impl RawBool {
     }
 }
 
+/// How deeply parentheses, `not` and function-call arguments may nest. Parsing, binding,
+/// evaluating and dropping a condition each recurse once per level, so without a bound a
+/// condition such as 4000 `(` overflows the stack (found by the `ottl` fuzz target).
+pub(crate) const MAX_NESTING: usize = 100;
+
 struct Parser<'s> {
     src: &'s str,
     toks: Vec<Token>,
     i: usize,
+    /// Current nesting level (parentheses, `not`, call arguments).
+    depth: usize,
 }
 
 /// Parses one condition into a raw tree.
 pub(crate) fn parse(src: &str) -> Result<RawBool, ParseError> {
     let toks = lex(src)?;
-    let mut p = Parser { src, toks, i: 0 };
+    let mut p = Parser {
+        src,
+        toks,
+        i: 0,
+        depth: 0,
+    };
     if matches!(p.peek(), Tok::Eof) {
         return Err(p.err_here("empty condition".into()));
     }
@@ -161,6 +173,23 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// Runs `f` one nesting level deeper, failing at the current token (the `(`, `not` or
+    /// argument that would open level [`MAX_NESTING`] + 1).
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<T, ParseError> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.err_here(format!(
+                "the condition nests more than {MAX_NESTING} levels deep (parentheses, `not` and function calls)"
+            )));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
     fn bool_expr(&mut self) -> Result<RawBool, ParseError> {
         let mut terms = vec![self.term()?];
         while is_keyword(self.peek(), "or") {
@@ -189,12 +218,17 @@ impl<'s> Parser<'s> {
 
     fn bool_value(&mut self) -> Result<RawBool, ParseError> {
         if is_keyword(self.peek(), "not") {
-            self.bump();
-            return Ok(RawBool::Not(Box::new(self.bool_value()?)));
+            let inner = self.nested(|p| {
+                p.bump();
+                p.bool_value()
+            })?;
+            return Ok(RawBool::Not(Box::new(inner)));
         }
         if matches!(self.peek(), Tok::LParen) {
-            self.bump();
-            let inner = self.bool_expr()?;
+            let inner = self.nested(|p| {
+                p.bump();
+                p.bool_expr()
+            })?;
             self.expect(Tok::RParen, "`)`")?;
             if let Tok::Cmp(_) | Tok::Math(_) = self.peek() {
                 return Err(self.err_here(
@@ -320,7 +354,7 @@ impl<'s> Parser<'s> {
                     let msg = format!("named arguments (`{n} = …`) are not supported");
                     return Err(self.err_here(msg));
                 }
-                args.push(self.value()?);
+                args.push(self.nested(Self::value)?);
                 match self.peek() {
                     Tok::Comma => {
                         self.bump();

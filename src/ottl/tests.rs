@@ -657,3 +657,59 @@ fn context_is_inferred_from_path_prefixes_and_functions() {
     let e = parse_group(&strings(&[r#"name == "x""#]), Some(Context::Log), &traces).unwrap_err();
     assert!(e.message.contains("not available"), "{}", e.message);
 }
+
+/// Found by the `ottl` fuzz target: 4000 nested parentheses overflowed the stack in the
+/// recursive-descent parser. Nesting (parentheses, `not`, call arguments) is now bounded.
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let deep = |open: &str, close: &str, n: usize, inner: &str| {
+        format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+    };
+    let max = parser::MAX_NESTING;
+    let msg = format!(
+        "the condition nests more than {max} levels deep (parentheses, `not` and function calls)"
+    );
+
+    // The crashing input, minimized shape: only parentheses around a constant.
+    let src = deep("(", ")", 4000, "true");
+    let e = Condition::parse(&src, Context::Span).unwrap_err();
+    assert_eq!(e.message, msg);
+    assert_eq!((e.offset, e.line, e.column), (max, 1, max + 1));
+
+    // Exactly the limit still parses and evaluates.
+    let sp = test_span();
+    let tc = TransformContext {
+        span: Some(&sp),
+        ..Default::default()
+    };
+    let ok = deep("(", ")", max, r#"name == "GET /users""#);
+    assert!(Condition::parse(&ok, Context::Span)
+        .unwrap()
+        .eval(&tc)
+        .unwrap());
+    let nots = format!("{}true", "not ".repeat(max));
+    assert!(Condition::parse(&nots, Context::Span)
+        .unwrap()
+        .eval(&tc)
+        .unwrap());
+
+    // One more level of each kind is refused at the token that opens it.
+    let e = Condition::parse(&deep("(", ")", max + 1, "true"), Context::Span).unwrap_err();
+    assert_eq!((e.offset, e.message.as_str()), (max, msg.as_str()));
+    let e =
+        Condition::parse(&format!("{}true", "not ".repeat(max + 1)), Context::Span).unwrap_err();
+    assert_eq!((e.offset, e.message.as_str()), (4 * max, msg.as_str()));
+    let calls = format!(
+        "{}name{} == true",
+        "IsString(".repeat(max + 1),
+        ")".repeat(max + 1)
+    );
+    let e = Condition::parse(&calls, Context::Span).unwrap_err();
+    assert_eq!((e.offset, e.message.as_str()), (9 * max, msg.as_str()));
+    // Long, flat conditions are not nesting.
+    let flat = vec![r#"name == "x""#; 2000].join(" or ");
+    assert!(!Condition::parse(&flat, Context::Span)
+        .unwrap()
+        .eval(&tc)
+        .unwrap());
+}
