@@ -152,8 +152,54 @@ fn walk(msg: Msg, buf: &[u8], depth: u32) -> Result<usize, WireError> {
                     }
                 }
             }
+            3 if field.is_none() => skip_group(tag, buf, &mut pos, depth + 1)?,
+            3 => return Err(WireError("unexpected group field")),
+            4 => return Err(WireError("unexpected end group tag")),
             _ => return Err(WireError("unsupported wire type")),
         }
     }
     Ok(items + data_items + usize::from(msg.is_item()))
+}
+
+/// Skips an unknown field encoded as a (deprecated) group, as prost does: every field up to
+/// the end-group key of the same tag, groups nested in it included. Found by the `otlp_proto`
+/// fuzz target: refusing groups made the receivers reject requests prost decodes.
+fn skip_group(tag: u32, buf: &[u8], pos: &mut usize, depth: u32) -> Result<(), WireError> {
+    if depth > MAX_DEPTH {
+        return Err(WireError("recursion limit reached"));
+    }
+    loop {
+        let key = varint(buf, pos)?;
+        if key > u64::from(u32::MAX) {
+            return Err(WireError("invalid key"));
+        }
+        let (inner, wire) = ((key >> 3) as u32, key & 7);
+        if inner == 0 {
+            return Err(WireError("invalid tag value: 0"));
+        }
+        match wire {
+            0 => {
+                varint(buf, pos)?;
+            }
+            1 | 5 => {
+                let n = if wire == 1 { 8 } else { 4 };
+                *pos = pos
+                    .checked_add(n)
+                    .filter(|&p| p <= buf.len())
+                    .ok_or(WireError("truncated fixed-size field"))?;
+            }
+            2 => {
+                let len = varint(buf, pos)?;
+                *pos = usize::try_from(len)
+                    .ok()
+                    .and_then(|l| pos.checked_add(l))
+                    .filter(|&p| p <= buf.len())
+                    .ok_or(WireError("truncated length-delimited field"))?;
+            }
+            3 => skip_group(inner, buf, pos, depth + 1)?,
+            4 if inner == tag => return Ok(()),
+            4 => return Err(WireError("unexpected end group tag")),
+            _ => return Err(WireError("unsupported wire type")),
+        }
+    }
 }

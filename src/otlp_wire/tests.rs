@@ -182,3 +182,32 @@ fn whatever_it_accepts_prost_decodes_with_the_same_count() {
         "{accepted} accepted, {refused} refused"
     );
 }
+
+/// Found by the `otlp_proto` fuzz target: `[0x63, 0xe4, 0x00]` (an empty group for unknown
+/// field 12 of a logs request) decodes with prost but was refused as "unsupported wire type".
+/// Unknown groups are skipped like any unknown field; malformed groups are still refused.
+#[test]
+fn skips_unknown_groups_as_the_decoder_does() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    let crash = [0x63, 0xe4, 0x00];
+    assert!(ExportLogsServiceRequest::decode(&crash[..]).is_ok());
+    assert_eq!(check(Signal::Logs, &crash), Ok(0));
+    // A group with fields of every wire type and a nested group, then a real log record.
+    let mut body = vec![0x63, 0x08, 0x01, 0x11];
+    body.extend([0; 8]);
+    body.extend([0x1a, 0x02, b'h', b'i', 0x25, 0, 0, 0, 0, 0x2b, 0x2c, 0x64]);
+    let logs = ExportLogsServiceRequest::decode(&body[..]).unwrap();
+    assert_eq!(logs.resource_logs.len(), 0);
+    assert_eq!(check(Signal::Logs, &body), Ok(0));
+    // Unterminated, mismatched and stray end groups, and groups on known fields, are refused
+    // by both.
+    for bad in [
+        &[0x63][..],
+        &[0x63, 0x6c][..],
+        &[0x64][..],
+        &[0x0b, 0x0c][..],
+    ] {
+        assert!(ExportLogsServiceRequest::decode(bad).is_err(), "{bad:?}");
+        assert!(check(Signal::Logs, bad).is_err(), "{bad:?}");
+    }
+}
