@@ -7,6 +7,9 @@ use std::sync::Arc;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+/// Most YAML events aliases may replay in one config document.
+pub const MAX_ALIAS_REPLAYED_EVENTS: usize = 100_000;
+
 /// Where a node was written.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Pos {
@@ -136,9 +139,14 @@ pub fn parse(file: &str, text: &str) -> Result<Node, SyntaxError> {
     }
     // YAML 1.2 booleans only (as the collector's go-yaml v3: `y`, `on`, `no` stay strings)
     // and duplicate keys are errors.
+    // Alias expansion is capped well below the library's default (1M replayed events): a
+    // few hundred bytes of nested aliases ("billion laughs") must not cost seconds of CPU.
     let options = serde_saphyr::options! {
         strict_booleans: true,
         duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::Error,
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_ALIAS_REPLAYED_EVENTS,
+        },
     };
     match serde_saphyr::from_str_with_options::<Spanned<Value>>(text, options) {
         Ok(sp) => Ok(Node {
@@ -256,6 +264,23 @@ impl<'de> Visitor<'de> for ValueVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        // Each level repeats the previous one tenfold: 10^8 scalars from a few hundred bytes.
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let p = i - 1;
+            doc += &format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            );
+        }
+        assert!(doc.len() < 600);
+        assert!(parse("bomb.yaml", &doc).is_err());
+        // Ordinary anchors and aliases still work.
+        let ok = "base: &b {endpoint: 0.0.0.0:4317}\ncopy: *b\n";
+        assert!(parse("ok.yaml", ok).is_ok());
+    }
 
     #[test]
     fn keeps_positions_and_types() {
