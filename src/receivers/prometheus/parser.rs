@@ -447,6 +447,9 @@ fn parse_labels<'a>(
         }
         let lname: Cow<'a, str> = if cur.peek() == Some(b'"') {
             let q = unescape_value(cur.quoted()?);
+            if q.is_empty() {
+                return Err("empty quoted metric or label name".into());
+            }
             if format == Format::Prometheus {
                 cur.skip_ws();
             }
@@ -520,7 +523,11 @@ fn expect_sep(cur: &mut Cur<'_>, format: Format) -> Result<bool, String> {
 
 fn meta_name<'a>(cur: &mut Cur<'a>) -> Result<Cow<'a, str>, String> {
     if cur.peek() == Some(b'"') {
-        return Ok(unescape_value(cur.quoted()?));
+        let q = unescape_value(cur.quoted()?);
+        if q.is_empty() {
+            return Err("empty quoted metric name".into());
+        }
+        return Ok(q);
     }
     cur.take_while(is_name_start, is_name_char)
         .map(Cow::Borrowed)

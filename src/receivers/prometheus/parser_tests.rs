@@ -194,6 +194,15 @@ fn format_from_content_type() {
 fn malformed_input_is_an_error_with_its_line() {
     let cases: &[(&str, Format, usize, &str)] = &[
         ("ok 1\nbad{ 1\n", Format::Prometheus, 2, "label"),
+        // Found by the prom_text fuzz target: an empty quoted name was accepted.
+        ("{\"\"}9\n", Format::Prometheus, 1, "empty quoted"),
+        ("m{\"\"=\"v\"} 1\n", Format::Prometheus, 1, "empty quoted"),
+        (
+            "# TYPE \"\" counter\n",
+            Format::OpenMetrics,
+            1,
+            "empty quoted",
+        ),
         (
             "ok 1\n\nm{a=\"x} 1\n",
             Format::Prometheus,
