@@ -221,3 +221,29 @@ pub fn split_scheme(endpoint: &str) -> (Option<&str>, &str) {
         None => (None, endpoint),
     }
 }
+
+/// Adds what every Sluice HTTP export request carries: the User-Agent, the configured
+/// `headers`, and the client authenticator's headers (re-read per request, so rotated tokens
+/// apply at once).
+pub fn with_request_headers(
+    mut req: http::request::Builder,
+    headers: &[(http::HeaderName, http::HeaderValue)],
+    auth: Option<&std::sync::Arc<dyn crate::auth::ClientAuth>>,
+) -> Result<http::request::Builder, crate::component::ExportError> {
+    req = req.header(
+        http::header::USER_AGENT,
+        concat!("sluice/", env!("CARGO_PKG_VERSION")),
+    );
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    if let Some(auth) = auth {
+        let extra = auth
+            .headers()
+            .map_err(|e| crate::component::ExportError::Permanent(format!("authenticator: {e}")))?;
+        for (k, v) in extra {
+            req = req.header(k, v);
+        }
+    }
+    Ok(req)
+}

@@ -327,21 +327,7 @@ impl OtlpHttpExporter {
             Compression::Zstd => req = req.header(http::header::CONTENT_ENCODING, "zstd"),
             Compression::None => {}
         }
-        req = req.header(
-            http::header::USER_AGENT,
-            concat!("sluice/", env!("CARGO_PKG_VERSION")),
-        );
-        for (k, v) in &self.headers {
-            req = req.header(k, v);
-        }
-        if let Some(auth) = &self.auth {
-            for (k, v) in auth
-                .headers()
-                .map_err(|e| ExportError::Permanent(format!("authenticator: {e}")))?
-            {
-                req = req.header(k, v);
-            }
-        }
+        let req = super::common::with_request_headers(req, &self.headers, self.auth.as_ref())?;
         let req = req
             .body(Full::new(body))
             .map_err(|e| ExportError::Permanent(format!("cannot build request to {url}: {e}")))?;

@@ -136,25 +136,12 @@ impl RemoteWriteExporter {
         let compressed = snap::raw::Encoder::new()
             .compress_vec(&body)
             .map_err(|e| ExportError::Permanent(format!("cannot snappy-compress: {e}")))?;
-        let mut req = Request::post(url.clone())
+        let req = Request::post(url.clone())
             .header(http::header::CONTENT_ENCODING, "snappy")
             .header(http::header::CONTENT_TYPE, "application/x-protobuf")
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .header(
-                http::header::USER_AGENT,
-                concat!("sluice/", env!("CARGO_PKG_VERSION")),
-            );
-        for (k, v) in &self.headers {
-            req = req.header(k, v);
-        }
-        if let Some(auth) = &self.auth {
-            for (k, v) in auth
-                .headers()
-                .map_err(|e| ExportError::Permanent(format!("authenticator: {e}")))?
-            {
-                req = req.header(k, v);
-            }
-        }
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0");
+        let req =
+            crate::exporters::common::with_request_headers(req, &self.headers, self.auth.as_ref())?;
         let req = req
             .body(Full::new(Bytes::from(compressed)))
             .map_err(|e| ExportError::Permanent(format!("cannot build request to {url}: {e}")))?;
