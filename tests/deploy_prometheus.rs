@@ -22,9 +22,8 @@ use common::deploy::{manifest_docs, pod_template, repo, run, sluice_container, y
 use common::sink::Sink;
 use common::{free_port, wait_port, wait_until, Sluice};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use serde_json::Value;
 
@@ -526,23 +525,12 @@ fn exposition_names(text: &str) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 fn spans(n: usize) -> Vec<u8> {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: (0..n)
-                    .map(|i| Span {
-                        name: format!("s{i}"),
-                        trace_id: vec![7; 16],
-                        span_id: (i as u64 + 1).to_be_bytes().to_vec(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    common::encoded_spans(n, |i| Span {
+        name: format!("s{i}"),
+        trace_id: vec![7; 16],
+        span_id: (i as u64 + 1).to_be_bytes().to_vec(),
+        ..Default::default()
+    })
 }
 
 fn logs(n: usize) -> Vec<u8> {

@@ -10,32 +10,20 @@ use common::sink::Sink;
 use common::{free_port, wait_port, wait_until, Sluice};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
     metric, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
 };
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
 fn spans(n: usize) -> Vec<u8> {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: (0..n)
-                    .map(|i| Span {
-                        name: format!("s{i}"),
-                        trace_id: vec![1; 16],
-                        span_id: (i as u64 + 1).to_be_bytes().to_vec(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    common::encoded_spans(n, |i| Span {
+        name: format!("s{i}"),
+        trace_id: vec![1; 16],
+        span_id: (i as u64 + 1).to_be_bytes().to_vec(),
+        ..Default::default()
+    })
 }
 
 fn points(n: usize) -> Vec<u8> {

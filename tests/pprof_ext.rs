@@ -10,27 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{free_port, wait_port, Sluice};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use sluice::extensions::pprof::proto::Profile;
 
 fn spans(n: usize) -> Vec<u8> {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: (0..n)
-                    .map(|i| Span {
-                        name: format!("span-{i}"),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    common::encoded_spans(n, |i| Span {
+        name: format!("span-{i}"),
+        ..Default::default()
+    })
 }
 
 #[test]

@@ -10,26 +10,13 @@ use std::time::Duration;
 
 use common::sink::Sink;
 use common::{free_port, wait_port, wait_until, Sluice};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use prost::Message;
+use opentelemetry_proto::tonic::trace::v1::Span;
 
 fn spans(n: usize) -> Vec<u8> {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: (0..n)
-                    .map(|i| Span {
-                        name: format!("s{i}"),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
+    common::encoded_spans(n, |i| Span {
+        name: format!("s{i}"),
+        ..Default::default()
+    })
 }
 
 fn get(url: &str) -> (u16, String, String) {

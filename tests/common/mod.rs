@@ -209,3 +209,23 @@ pub fn python() -> std::path::PathBuf {
     );
     venv
 }
+
+/// An encoded OTLP trace request with one resource and scope holding spans `make(0..n)`.
+pub fn encoded_spans(
+    n: usize,
+    make: impl Fn(usize) -> opentelemetry_proto::tonic::trace::v1::Span,
+) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+    use prost::Message;
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: (0..n).map(make).collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
+}
