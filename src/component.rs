@@ -333,6 +333,14 @@ pub trait Exporter: Send + Sync {
     /// Called once after the last export, before the service exits.
     async fn shutdown(&self) {}
 
+    /// The gzip level this exporter compresses encoded protobuf requests at before sending,
+    /// if it does. Pipelines feeding it then let batches be compressed while they grow
+    /// ([`crate::signal::Encoded::prefer_gzip`]), and the exporter sends
+    /// [`crate::signal::Encoded::gzip`]. Default: none.
+    fn gzip_level(&self) -> Option<u32> {
+        None
+    }
+
     /// The authenticator extension named by the exporter's `auth:`, if any.
     fn auth_id(&self) -> Option<ComponentId> {
         None

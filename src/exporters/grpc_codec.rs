@@ -65,6 +65,12 @@ impl Encoder for PartsEncoder {
 /// Decodes a protobuf response.
 pub struct ProstDecoder<R>(PhantomData<R>);
 
+impl<R> Default for ProstDecoder<R> {
+    fn default() -> Self {
+        ProstDecoder(PhantomData)
+    }
+}
+
 impl<R: Message + Default> Decoder for ProstDecoder<R> {
     type Item = R;
     type Error = Status;

@@ -3,6 +3,7 @@
 pub mod common;
 pub mod debug;
 pub mod file;
+pub mod grpc_call;
 pub mod grpc_codec;
 pub mod jaeger;
 pub mod loadbalancing;

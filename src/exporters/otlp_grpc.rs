@@ -7,20 +7,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::uri::PathAndQuery;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use serde::Deserialize;
 use serde_json::Value;
-use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 use super::common::{
     check_retry, compression, split_scheme, Compression, QueueConfig, RetryConfig, TlsClientConfig,
 };
-use super::grpc_codec::EncodedCodec;
+use super::grpc_call::{self, WireEncoding};
 use crate::auth::{AuthRef, ClientAuth};
 use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter, QueueSettings};
 use crate::config::decode::{decode, duration, split_host_port};
@@ -29,6 +27,9 @@ use crate::rpc_status::RpcStatus;
 use crate::signal::{Data, Encoded, Signal};
 use crate::telemetry::LogOnce;
 use crate::tls::{https_connector, Alpn, Reloading};
+
+/// The gzip level of gRPC exporters: grpc-go's and tonic's default.
+pub const GZIP_LEVEL: u32 = 6;
 
 /// The `otlp_grpc` exporter's factory.
 pub const FACTORY: Factory<ExporterCreate> = Factory {
@@ -213,11 +214,11 @@ impl OtlpGrpcExporter {
         Ok(req)
     }
 
-    fn encoding(&self) -> Option<CompressionEncoding> {
+    fn wire_encoding(&self) -> WireEncoding {
         match self.cfg.compression {
-            Compression::Gzip => Some(CompressionEncoding::Gzip),
-            Compression::Zstd => Some(CompressionEncoding::Zstd),
-            Compression::None => None,
+            Compression::Gzip => WireEncoding::Gzip,
+            Compression::Zstd => WireEncoding::Zstd,
+            Compression::None => WireEncoding::Identity,
         }
     }
 
@@ -234,55 +235,63 @@ const METRICS_PATH: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsSer
 const LOGS_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
 
 impl OtlpGrpcExporter {
+    /// Calls `path` with `message`, already compressed as configured.
     async fn unary<R: prost::Message + Default + Send + Sync + 'static>(
         &self,
         path: &'static str,
-        body: Vec<Bytes>,
+        message: &[u8],
     ) -> Result<R, tonic::Status> {
         let channel = self
             .channel
             .get()
             .map_err(|e| tonic::Status::unavailable(format!("TLS: {e}")))?;
-        let mut grpc = tonic::client::Grpc::new(channel);
-        if let Some(e) = self.encoding() {
-            grpc = grpc.send_compressed(e).accept_compressed(e);
-        }
-        grpc.ready()
-            .await
-            .map_err(|e| tonic::Status::unavailable(format!("cannot connect: {e}")))?;
-        let resp = grpc
-            .unary(
-                self.request(body)?,
-                PathAndQuery::from_static(path),
-                EncodedCodec::<R>::default(),
-            )
-            .await?;
-        Ok(resp.into_inner())
+        let metadata = self.request(())?.into_parts().0;
+        grpc_call::unary(
+            channel,
+            path,
+            metadata,
+            message,
+            self.wire_encoding(),
+            self.cfg.timeout,
+        )
+        .await
+    }
+
+    /// The request compressed as configured: gzip from the stream built while the batch
+    /// grew when there is one.
+    fn wire_message(&self, data: &Encoded) -> Result<Bytes, ExportError> {
+        let compressed = match self.wire_encoding() {
+            WireEncoding::Gzip => data.gzip(GZIP_LEVEL).map_err(tonic::Status::internal),
+            e => grpc_call::compress(e, GZIP_LEVEL, data.parts()),
+        };
+        compressed.map_err(|s| {
+            ExportError::Permanent(format!("cannot compress request: {}", s.message()))
+        })
     }
 }
 
 impl OtlpGrpcExporter {
-    /// Sends one encoded request (the concatenation of `parts`) and logs partial successes.
-    async fn send(&self, signal: Signal, parts: Vec<Bytes>) -> Result<(), ExportError> {
+    /// Sends one request (`message`: encoded and compressed) and logs partial successes.
+    async fn send(&self, signal: Signal, message: &[u8]) -> Result<(), ExportError> {
         let map = |s: tonic::Status| map_status(&s, &self.cfg.endpoint);
         match signal {
             Signal::Traces => {
                 let resp: ExportTraceServiceResponse =
-                    self.unary(TRACES_PATH, parts).await.map_err(map)?;
+                    self.unary(TRACES_PATH, message).await.map_err(map)?;
                 if let Some(p) = resp.partial_success {
                     self.partial(signal, p.rejected_spans, &p.error_message);
                 }
             }
             Signal::Metrics => {
                 let resp: ExportMetricsServiceResponse =
-                    self.unary(METRICS_PATH, parts).await.map_err(map)?;
+                    self.unary(METRICS_PATH, message).await.map_err(map)?;
                 if let Some(p) = resp.partial_success {
                     self.partial(signal, p.rejected_data_points, &p.error_message);
                 }
             }
             Signal::Logs => {
                 let resp: ExportLogsServiceResponse =
-                    self.unary(LOGS_PATH, parts).await.map_err(map)?;
+                    self.unary(LOGS_PATH, message).await.map_err(map)?;
                 if let Some(p) = resp.partial_success {
                     self.partial(signal, p.rejected_log_records, &p.error_message);
                 }
@@ -298,7 +307,9 @@ impl OtlpGrpcExporter {
         path: &'static str,
         body: Bytes,
     ) -> Result<R, ExportError> {
-        self.unary(path, vec![body])
+        let message = grpc_call::compress(self.wire_encoding(), GZIP_LEVEL, &[body])
+            .map_err(|s| map_status(&s, &self.cfg.endpoint))?;
+        self.unary(path, &message)
             .await
             .map_err(|s| map_status(&s, &self.cfg.endpoint))
     }
@@ -315,13 +326,18 @@ impl Exporter for OtlpGrpcExporter {
     }
 
     async fn export(&self, data: &Data) -> Result<(), ExportError> {
-        self.send(data.signal(), vec![crate::signal::encode(data)])
-            .await
+        let message = self.wire_message(&Encoded::from_data(data))?;
+        self.send(data.signal(), &message).await
     }
 
     /// Sends the received bytes as they are: no decode, no encode.
     async fn export_encoded(&self, data: &Encoded) -> Result<(), ExportError> {
-        self.send(data.signal(), data.parts().to_vec()).await
+        let message = self.wire_message(data)?;
+        self.send(data.signal(), &message).await
+    }
+
+    fn gzip_level(&self) -> Option<u32> {
+        (self.cfg.compression == Compression::Gzip).then_some(GZIP_LEVEL)
     }
 
     fn queue_settings(&self) -> QueueSettings {

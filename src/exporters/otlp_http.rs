@@ -29,6 +29,10 @@ use crate::rpc_status::RpcStatus;
 use crate::signal::{Data, Encoded, Signal};
 use crate::tls::{https_connector, Alpn, Reloading};
 
+/// The gzip level of HTTP exporters: the collector's confighttp compresses gzip bodies at
+/// best speed.
+pub const GZIP_LEVEL: u32 = 1;
+
 /// The `otlp_http` exporter's factory.
 pub const FACTORY: Factory<ExporterCreate> = Factory {
     type_name: "otlp_http",
@@ -247,16 +251,8 @@ impl OtlpHttpExporter {
                 [one] => one.clone(),
                 _ => Bytes::from(parts.concat()),
             },
-            Compression::Gzip => {
-                let mut enc = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(len / 4),
-                    flate2::Compression::fast(),
-                );
-                for p in parts {
-                    enc.write_all(p).map_err(io)?;
-                }
-                Bytes::from(enc.finish().map_err(io)?)
-            }
+            Compression::Gzip => crate::payload::gzip(GZIP_LEVEL, parts)
+                .map_err(|e| ExportError::Permanent(format!("cannot compress body: {e}")))?,
             Compression::Zstd => {
                 let mut enc = zstd::stream::write::Encoder::new(Vec::with_capacity(len / 4), 1)
                     .map_err(io)?;
@@ -288,7 +284,13 @@ impl Exporter for OtlpHttpExporter {
     async fn export_encoded(&self, data: &Encoded) -> Result<(), ExportError> {
         match self.cfg.encoding {
             Encoding::Proto => {
-                let body = self.compress(data.parts())?;
+                let body = match self.cfg.compression {
+                    // The stream built while the batch grew, when there is one.
+                    Compression::Gzip => data.gzip(GZIP_LEVEL).map_err(|e| {
+                        ExportError::Permanent(format!("cannot compress body: {e}"))
+                    })?,
+                    _ => self.compress(data.parts())?,
+                };
                 self.send(data.signal(), body).await
             }
             Encoding::Json => {
@@ -298,6 +300,11 @@ impl Exporter for OtlpHttpExporter {
                 self.export(&decoded).await
             }
         }
+    }
+
+    fn gzip_level(&self) -> Option<u32> {
+        (self.cfg.compression == Compression::Gzip && self.cfg.encoding == Encoding::Proto)
+            .then_some(GZIP_LEVEL)
     }
 
     fn queue_settings(&self) -> QueueSettings {

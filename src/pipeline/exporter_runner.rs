@@ -45,9 +45,17 @@ pub trait DurableWriter: Send + Sync {
 pub struct ExporterInput {
     id: ComponentId,
     target: Target,
+    /// The exporter's [`Exporter::gzip_level`] (none behind a persistent queue, which
+    /// stores requests uncompressed).
+    gzip_level: Option<u32>,
 }
 
 impl ExporterInput {
+    /// The gzip level the exporter compresses encoded requests at, if any.
+    pub fn gzip_level(&self) -> Option<u32> {
+        self.gzip_level
+    }
+
     /// An input writing to a persistent queue; the runner stops once every clone (and so
     /// `alive`) is dropped.
     pub fn durable(
@@ -61,6 +69,7 @@ impl ExporterInput {
                 writer,
                 _alive: alive,
             },
+            gzip_level: None,
         }
     }
 
@@ -138,6 +147,7 @@ fn spawn_in_memory(
     let gauge_budget = budget.clone();
     let input = ExporterInput {
         id: id.clone(),
+        gzip_level: exporter.gzip_level(),
         target: Target::Memory {
             tx: input_tx,
             keep_acks: settings.wait_for_result,
@@ -244,13 +254,7 @@ async fn batch_stage(
         }
     };
     loop {
-        let deadline = batcher.next_deadline();
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d.into()).await,
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = super::sleep_until_deadline(batcher.next_deadline());
         let mut out = Vec::new();
         tokio::select! {
             biased;
@@ -258,7 +262,7 @@ async fn batch_stage(
                 Some((b, _)) => batcher.process(b, &mut out),
                 None => break,
             },
-            _ = sleep => batcher.on_deadline(std::time::Instant::now(), &mut out),
+            _ = sleep => batcher.on_deadline(std::time::Instant::now() + super::TIMER_SLACK, &mut out),
         }
         forward(out).await;
     }

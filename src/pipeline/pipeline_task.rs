@@ -25,9 +25,16 @@ pub fn spawn_pipeline(
     exporters: Vec<ExporterInput>,
 ) -> (PipelineInput, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(super::PIPELINE_QUEUE_BATCHES);
+    // Batches stay encoded through processors that do not read data; then the first gzip
+    // level among the exporters is the one worth compressing at while batches grow.
+    let gzip_level = match processors.iter().any(|(_, p)| p.reads_data()) {
+        true => None,
+        false => exporters.iter().find_map(ExporterInput::gzip_level),
+    };
     let task = Chain {
         processors,
         exporters,
+        gzip_level,
     };
     let handle = tokio::spawn(task.run(name, rx));
     (tx, handle)
@@ -36,22 +43,24 @@ pub fn spawn_pipeline(
 struct Chain {
     processors: Vec<(ComponentId, Box<dyn Processor>)>,
     exporters: Vec<ExporterInput>,
+    gzip_level: Option<u32>,
 }
 
 impl Chain {
     async fn run(mut self, name: String, mut rx: mpsc::Receiver<Batch>) {
         loop {
-            let deadline = self.next_deadline();
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let sleep = super::sleep_until_deadline(self.next_deadline());
             tokio::select! {
                 biased;
                 msg = rx.recv() => match msg {
-                    Some(batch) => self.run_from(0, vec![batch]).await,
+                    Some(mut batch) => {
+                        if let (Some(level), Payload::Encoded(e)) =
+                            (self.gzip_level, &mut batch.payload)
+                        {
+                            e.prefer_gzip(level);
+                        }
+                        self.run_from(0, vec![batch]).await
+                    }
                     None => break,
                 },
                 _ = sleep => self.fire_deadlines().await,
@@ -75,7 +84,7 @@ impl Chain {
     }
 
     async fn fire_deadlines(&mut self) {
-        let now = Instant::now();
+        let now = Instant::now() + super::TIMER_SLACK;
         for i in 0..self.processors.len() {
             if self.processors[i]
                 .1

@@ -6,6 +6,10 @@
 //! look at the data batches and forwards them without decoding or re-encoding anything.
 //! Processors that need the data decode it in place ([`crate::signal::Batch::data_mut`]).
 
+mod gzip_stream;
+
+use std::sync::{Arc, Mutex};
+
 use bytes::{Bytes, BytesMut};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -15,14 +19,34 @@ use prost::Message;
 use crate::otlp_wire::{self, WireError};
 use crate::signal::{Data, Signal};
 
+pub use gzip_stream::{gzip, GzipStream};
+
 /// One or more encoded export requests of one signal, which together form one request.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// When the pipeline's exporters gzip what they send ([`Encoded::prefer_gzip`]), requests
+/// joining this one are compressed as they join, into one gzip stream over the whole request
+/// ([`Encoded::gzip`]), so a batch sent on its timeout is not compressed all at once then.
+#[derive(Debug, Clone)]
 pub struct Encoded {
     signal: Signal,
     /// Whole encoded requests; their concatenation is the request.
     parts: Vec<Bytes>,
     items: usize,
     len: usize,
+    /// The gzip level to compress at while joining, if wanted.
+    gzip_level: Option<u32>,
+    /// The stream over `parts` (shared by clones: the first exporter to send finishes it).
+    gzip: Option<Arc<Mutex<GzipStream>>>,
+}
+
+impl PartialEq for Encoded {
+    /// The same request: the compression state is not part of it.
+    fn eq(&self, other: &Self) -> bool {
+        self.signal == other.signal
+            && self.items == other.items
+            && self.len == other.len
+            && self.parts == other.parts
+    }
 }
 
 impl Encoded {
@@ -34,6 +58,8 @@ impl Encoded {
             len: body.len(),
             parts: vec![body],
             items,
+            gzip_level: None,
+            gzip: None,
         })
     }
 
@@ -45,6 +71,8 @@ impl Encoded {
             len: body.len(),
             parts: vec![body],
             items: data.item_count(),
+            gzip_level: None,
+            gzip: None,
         }
     }
 
@@ -92,9 +120,51 @@ impl Encoded {
             self.signal, other.signal,
             "cannot join requests of two signals"
         );
+        if let Some(level) = self.gzip_level {
+            self.feed_gzip(level, &other.parts);
+        }
         self.parts.extend(other.parts);
         self.items += other.items;
         self.len += other.len;
+    }
+
+    /// Asks for requests joining this one to be gzipped at `level` as they join (the level
+    /// the exporters downstream compress at). Nothing is compressed until a request joins:
+    /// a request sent on its own is compressed when sent, as before.
+    pub fn prefer_gzip(&mut self, level: u32) {
+        self.gzip_level = Some(level);
+    }
+
+    /// Feeds the parts so far (first time) and `more` to the stream. A stream that cannot
+    /// take them (shared with a clone, finished, or failing) is dropped: the request is then
+    /// compressed in one pass when sent.
+    fn feed_gzip(&mut self, level: u32, more: &[Bytes]) {
+        if self.gzip.is_none() {
+            let mut s = GzipStream::new(level, self.len * 2);
+            if self.parts.iter().try_for_each(|p| s.feed(p)).is_err() {
+                return;
+            }
+            self.gzip = Some(Arc::new(Mutex::new(s)));
+        }
+        let fed = self.gzip.as_mut().and_then(Arc::get_mut).is_some_and(|m| {
+            let s = m.get_mut().unwrap_or_else(|e| e.into_inner());
+            !s.is_finished() && more.iter().try_for_each(|p| s.feed(p)).is_ok()
+        });
+        if !fed {
+            self.gzip = None;
+        }
+    }
+
+    /// The request gzipped at `level`: the stream built while requests joined when it covers
+    /// every part at that level, else one pass over the parts now.
+    pub fn gzip(&self, level: u32) -> Result<Bytes, String> {
+        if let Some(stream) = &self.gzip {
+            let mut s = stream.lock().unwrap_or_else(|e| e.into_inner());
+            if s.level() == level && s.fed() == self.parts.len() {
+                return s.finish();
+            }
+        }
+        gzip(level, &self.parts)
     }
 
     /// Decodes the request.
@@ -226,5 +296,56 @@ mod tests {
         assert!(err.is_none());
         assert_eq!(*data, expected);
         assert_eq!(p.item_count(), 12);
+    }
+
+    #[test]
+    fn requests_joining_a_gzip_preferring_request_are_compressed_as_they_join() {
+        use std::io::Read;
+        let mut ids = payload::IdGen::new(3, 1);
+        let part = |n, ids: &mut payload::IdGen| {
+            Encoded::parse(
+                Signal::Traces,
+                crate::signal::encode(&Data::Traces(payload::traces(n, ids))),
+            )
+            .unwrap()
+        };
+        let mut joined = part(50, &mut ids);
+        joined.prefer_gzip(6);
+        assert!(
+            joined.gzip.is_none(),
+            "nothing compressed before a request joins"
+        );
+        for n in [20, 1, 70] {
+            joined.append(part(n, &mut ids));
+        }
+        assert_eq!(joined.gzip.as_ref().unwrap().lock().unwrap().fed(), 4);
+        let shared = joined.clone();
+        let z = joined.gzip(6).unwrap();
+        assert_eq!(
+            shared.gzip(6).unwrap(),
+            z,
+            "clones share the finished stream"
+        );
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, joined.to_bytes());
+        // Another level, or a request that did not ask, compresses in one pass.
+        let mut other = Vec::new();
+        flate2::read::GzDecoder::new(&joined.gzip(1).unwrap()[..])
+            .read_to_end(&mut other)
+            .unwrap();
+        assert_eq!(other, plain);
+        // A finished stream is not fed again: the next join drops it, and sending compresses
+        // the whole request in one pass.
+        let mut more = joined;
+        more.append(part(3, &mut ids));
+        assert!(more.gzip.is_none());
+        let mut again = Vec::new();
+        flate2::read::GzDecoder::new(&more.gzip(6).unwrap()[..])
+            .read_to_end(&mut again)
+            .unwrap();
+        assert_eq!(again, more.to_bytes());
     }
 }
