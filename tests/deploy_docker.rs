@@ -111,6 +111,7 @@ fn build_context_holds_everything_the_dockerfile_copies() {
         [
             "Cargo.toml",
             "Cargo.lock",
+            "build.rs",
             "src",
             "benches",
             "deploy/docker/config.yaml"
@@ -131,10 +132,11 @@ fn build_context_holds_everything_the_dockerfile_copies() {
         } else {
             vec![src.clone()]
         };
-        // The Rust sources (and the config) must be in the context; benches/e2e.sh and other
-        // non-Rust files need not be.
+        // The Rust sources, the link order build.rs reads (and the config) must be in the
+        // context; benches/e2e.sh and other non-Rust files need not be.
         for f in files.iter().filter(|f| {
             f.ends_with(".rs")
+                || f.ends_with(".order")
                 || f.ends_with(".toml")
                 || f.ends_with(".lock")
                 || f.ends_with(".yaml")

@@ -6,9 +6,10 @@
 //! look at the data batches and forwards them without decoding or re-encoding anything.
 //! Processors that need the data decode it in place ([`crate::signal::Batch::data_mut`]).
 
+mod gzip_feed;
 mod gzip_stream;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -19,6 +20,7 @@ use prost::Message;
 use crate::otlp_wire::{self, WireError};
 use crate::signal::{Data, Signal};
 
+pub use gzip_feed::GzipFeed;
 pub use gzip_stream::{gzip, GzipStream};
 
 /// One or more encoded export requests of one signal, which together form one request.
@@ -26,7 +28,7 @@ pub use gzip_stream::{gzip, GzipStream};
 /// When the pipeline's exporters gzip what they send ([`Encoded::prefer_gzip`]), requests
 /// joining this one are compressed as they join, into one gzip stream over the whole request
 /// ([`Encoded::gzip`]), so a batch sent on its timeout is not compressed all at once then.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Encoded {
     signal: Signal,
     /// Whole encoded requests; their concatenation is the request.
@@ -36,7 +38,25 @@ pub struct Encoded {
     /// The gzip level to compress at while joining, if wanted.
     gzip_level: Option<u32>,
     /// The stream over `parts` (shared by clones: the first exporter to send finishes it).
-    gzip: Option<Arc<Mutex<GzipStream>>>,
+    gzip: Option<Arc<GzipFeed>>,
+}
+
+impl Clone for Encoded {
+    /// Clones share the bytes and the gzip stream; the stream is sealed, so a clone that
+    /// joins more requests is compressed in one pass when sent.
+    fn clone(&self) -> Self {
+        if let Some(f) = &self.gzip {
+            f.seal();
+        }
+        Encoded {
+            signal: self.signal,
+            parts: self.parts.clone(),
+            items: self.items,
+            len: self.len,
+            gzip_level: self.gzip_level,
+            gzip: self.gzip.clone(),
+        }
+    }
 }
 
 impl PartialEq for Encoded {
@@ -135,33 +155,30 @@ impl Encoded {
         self.gzip_level = Some(level);
     }
 
-    /// Feeds the parts so far (first time) and `more` to the stream. A stream that cannot
-    /// take them (shared with a clone, finished, or failing) is dropped: the request is then
-    /// compressed in one pass when sent.
+    /// Queues the parts so far (first time) and `more` for compression. A stream shared
+    /// with a clone is left to the clones, and this request compressed in one pass when sent.
     fn feed_gzip(&mut self, level: u32, more: &[Bytes]) {
-        if self.gzip.is_none() {
-            let mut s = GzipStream::new(level, self.len * 2);
-            if self.parts.iter().try_for_each(|p| s.feed(p)).is_err() {
-                return;
+        match &self.gzip {
+            None => {
+                let feed = GzipFeed::new(level, self.len * 2);
+                feed.submit(&self.parts);
+                feed.submit(more);
+                self.gzip = Some(feed);
             }
-            self.gzip = Some(Arc::new(Mutex::new(s)));
-        }
-        let fed = self.gzip.as_mut().and_then(Arc::get_mut).is_some_and(|m| {
-            let s = m.get_mut().unwrap_or_else(|e| e.into_inner());
-            !s.is_finished() && more.iter().try_for_each(|p| s.feed(p)).is_ok()
-        });
-        if !fed {
-            self.gzip = None;
+            Some(f) if !f.is_sealed() => f.submit(more),
+            Some(_) => {
+                self.gzip = None;
+                self.gzip_level = None;
+            }
         }
     }
 
     /// The request gzipped at `level`: the stream built while requests joined when it covers
     /// every part at that level, else one pass over the parts now.
     pub fn gzip(&self, level: u32) -> Result<Bytes, String> {
-        if let Some(stream) = &self.gzip {
-            let mut s = stream.lock().unwrap_or_else(|e| e.into_inner());
-            if s.level() == level && s.fed() == self.parts.len() {
-                return s.finish();
+        if let Some(feed) = self.gzip.as_ref().filter(|f| f.level() == level) {
+            if let Some(z) = feed.finish(self.parts.len()) {
+                return Ok(z);
             }
         }
         gzip(level, &self.parts)
@@ -318,7 +335,7 @@ mod tests {
         for n in [20, 1, 70] {
             joined.append(part(n, &mut ids));
         }
-        assert_eq!(joined.gzip.as_ref().unwrap().lock().unwrap().fed(), 4);
+        assert_eq!(joined.gzip.as_ref().unwrap().submitted(), 4);
         let shared = joined.clone();
         let z = joined.gzip(6).unwrap();
         assert_eq!(
@@ -337,8 +354,8 @@ mod tests {
             .read_to_end(&mut other)
             .unwrap();
         assert_eq!(other, plain);
-        // A finished stream is not fed again: the next join drops it, and sending compresses
-        // the whole request in one pass.
+        // A stream shared with a clone is not fed again: the next join drops it, and sending
+        // compresses the whole request in one pass.
         let mut more = joined;
         more.append(part(3, &mut ids));
         assert!(more.gzip.is_none());
