@@ -36,7 +36,11 @@ BATCH=${E2E_BATCH:-512}
 WORKERS=${E2E_WORKERS:-8}
 REPORT=${E2E_REPORT:-target/bench-report.md}
 OUT=target/e2e
-LOADGEN=$ROOT/target/release/sluice-loadgen
+# Copies of the release binaries: `cargo bench` (the criterion step) rebuilds the bins with the
+# bench profile and puts them in target/release too, where their symbol names no longer match
+# the link order (build.rs), so the run uses the binaries as `cargo build --release` made them.
+BIN=$ROOT/$OUT/bin
+LOADGEN=$BIN/sluice-loadgen
 ROTEL_DIR=$ROOT/target/rotel-cache
 ROTEL=$ROTEL_DIR/rotel/rotel-agent
 BASE_RATE=10000
@@ -58,10 +62,12 @@ log() { echo "e2e: $*" >&2; }
 # ---------------------------------------------------------------- build and fetch
 log "building release binaries"
 cargo build --release --bins --quiet
+mkdir -p "$BIN"
+cp target/release/sluice target/release/sluice-loadgen "$BIN/"
 
 sluice_bin() {
   case $1 in
-    sluice) echo "$ROOT/target/release/sluice" ;;
+    sluice) echo "$BIN/sluice" ;;
     sluice-sysalloc) echo "$ROOT/target/sysalloc-variant/release/sluice-sysalloc" ;;
     sluice-base) echo "${E2E_BASE_BIN:?set E2E_BASE_BIN to the baseline sluice binary}" ;;
   esac
@@ -140,7 +146,7 @@ trap cleanup EXIT
 
 # ---------------------------------------------------------------- collectors
 HAS_BATCH=0
-"$ROOT/target/release/sluice" components 2>/dev/null | grep -qw batch && HAS_BATCH=1
+"$BIN/sluice" components 2>/dev/null | grep -qw batch && HAS_BATCH=1
 start_collector() { # peer grpc_port http_port sink_grpc_port
   local peer=$1 g=$2 h=$3 s=$4
   case $peer in

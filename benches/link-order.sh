@@ -3,7 +3,8 @@
 # functions Sluice executes while starting and while forwarding traces, metrics and logs
 # (OTLP/gRPC and OTLP/HTTP in, batch, OTLP/gRPC out with gzip, the benchmark's pipeline), as
 # valgrind's callgrind records them, in the order it first lists them. Rerun after larger
-# changes to the code on that path; a stale list still links, it only orders fewer functions.
+# changes to the code on that path, or with another Rust version (symbol names change with
+# it); a stale list still links, it only orders fewer functions.
 #
 # Usage: benches/link-order.sh     (needs valgrind; ~2 minutes after the release build)
 set -euo pipefail
@@ -57,6 +58,11 @@ sleep 1
 kill -TERM "$S"; wait "$S" || true
 # Functions of the binary (text symbols), in callgrind's order, each once.
 nm --defined-only "$BIN" | awk '$2 ~ /^[tTwW]$/ { print $3 }' | sort -u >"$OUT/text-symbols"
-sed -n 's/^fn=//p' "$OUT/callgrind.out" | awk '!seen[$0]++' \
-  | awk 'NR == FNR { text[$0] = 1; next } text[$0]' "$OUT/text-symbols" - >benches/link-order/sluice.order
+# Symbol names carry hashes that depend on the compiler version and the profile: the header
+# says which ones the list matches (lld skips `#` comments).
+{
+  echo "# $(rustc --version), cargo build --release: functions a forwarding sluice runs (benches/link-order.sh)"
+  sed -n 's/^fn=//p' "$OUT/callgrind.out" | awk '!seen[$0]++' \
+    | awk 'NR == FNR { text[$0] = 1; next } text[$0]' "$OUT/text-symbols" -
+} >benches/link-order/sluice.order
 echo "link-order: $(wc -l <benches/link-order/sluice.order) functions in benches/link-order/sluice.order" >&2

@@ -218,15 +218,26 @@ fn stub_build_names_every_cargo_target() {
 }
 
 #[test]
-fn builder_uses_the_crates_declared_rust_version() {
+fn builder_uses_the_rust_release_the_link_order_was_made_with() {
+    // "# rustc 1.95.0 (…), …": the release whose symbol names the order lists.
+    let order = std::fs::read_to_string(repo("benches/link-order/sluice.order")).unwrap();
+    let made_with = order
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# rustc "))
+        .and_then(|v| v.split_whitespace().next())
+        .expect("rustc version in the link order's first line");
+    let minor = |v: &str| -> u32 { v.split('.').nth(1).unwrap().parse().unwrap() };
+    let release = made_with.rsplit_once('.').unwrap().0;
+    let ins = instructions();
+    assert!(ins.contains(&format!("ARG RUST_VERSION={release}")), "{ins:?}");
     let manifest = std::fs::read_to_string(repo("Cargo.toml")).unwrap();
     let msrv = manifest
         .lines()
         .find_map(|l| l.strip_prefix("rust-version = "))
         .expect("rust-version in Cargo.toml")
         .trim_matches('"');
-    let ins = instructions();
-    assert!(ins.contains(&format!("ARG RUST_VERSION={msrv}")), "{ins:?}");
+    assert!(minor(release) >= minor(msrv), "{release} is older than rust-version {msrv}");
     assert!(ins.contains(&"FROM rust:${RUST_VERSION}-bookworm AS builder".to_string()));
     // Runtime on the same Debian release as the builder: the binary links the same glibc.
     assert!(ins.contains(&"FROM debian:bookworm-slim AS runtime".to_string()));
