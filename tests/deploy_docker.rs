@@ -230,14 +230,20 @@ fn builder_uses_the_rust_release_the_link_order_was_made_with() {
     let minor = |v: &str| -> u32 { v.split('.').nth(1).unwrap().parse().unwrap() };
     let release = made_with.rsplit_once('.').unwrap().0;
     let ins = instructions();
-    assert!(ins.contains(&format!("ARG RUST_VERSION={release}")), "{ins:?}");
+    assert!(
+        ins.contains(&format!("ARG RUST_VERSION={release}")),
+        "{ins:?}"
+    );
     let manifest = std::fs::read_to_string(repo("Cargo.toml")).unwrap();
     let msrv = manifest
         .lines()
         .find_map(|l| l.strip_prefix("rust-version = "))
         .expect("rust-version in Cargo.toml")
         .trim_matches('"');
-    assert!(minor(release) >= minor(msrv), "{release} is older than rust-version {msrv}");
+    assert!(
+        minor(release) >= minor(msrv),
+        "{release} is older than rust-version {msrv}"
+    );
     assert!(ins.contains(&"FROM rust:${RUST_VERSION}-bookworm AS builder".to_string()));
     // Runtime on the same Debian release as the builder: the binary links the same glibc.
     assert!(ins.contains(&"FROM debian:bookworm-slim AS runtime".to_string()));

@@ -29,9 +29,20 @@ use crate::rpc_status::RpcStatus;
 use crate::signal::{Data, Encoded, Signal};
 use crate::tls::{https_connector, Alpn, Reloading};
 
-/// The gzip level of HTTP exporters: the collector's confighttp compresses gzip bodies at
-/// best speed.
-pub const GZIP_LEVEL: u32 = 1;
+/// The gzip level when `compression_params.level` is unset: the collector's confighttp uses
+/// zlib's default compression.
+pub const GZIP_LEVEL: u32 = 6;
+/// The zstd level when `compression_params.level` is unset (the collector's klauspost encoder
+/// picks its fastest level for the default).
+pub const ZSTD_LEVEL: i32 = 1;
+
+/// `compression_params:` (confighttp): the level to compress at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompressionParams {
+    /// gzip: 1–9, or -1 (default); zstd: any level zstd takes; 0: the default.
+    pub level: i32,
+}
 
 /// The `otlp_http` exporter's factory.
 pub const FACTORY: Factory<ExporterCreate> = Factory {
@@ -83,6 +94,8 @@ pub struct OtlpHttpConfig {
     /// `gzip` (default), `zstd` or `none`.
     #[serde(deserialize_with = "compression")]
     pub compression: Compression,
+    /// The compression level (`level`), as confighttp takes it.
+    pub compression_params: CompressionParams,
     /// Extra HTTP headers (values are secrets: never logged).
     pub headers: BTreeMap<String, String>,
     /// Per-request timeout (default 30s).
@@ -121,6 +134,7 @@ impl Default for OtlpHttpConfig {
             logs_endpoint: None,
             encoding: Encoding::Proto,
             compression: Compression::Gzip,
+            compression_params: CompressionParams::default(),
             headers: BTreeMap::new(),
             timeout: Duration::from_secs(30),
             tls: TlsClientConfig::default(),
@@ -171,6 +185,42 @@ impl OtlpHttpConfig {
     }
 }
 
+impl OtlpHttpConfig {
+    /// The gzip level: `compression_params.level`, zlib's default (6) when unset or -1.
+    pub fn gzip_level(&self) -> u32 {
+        match self.compression_params.level {
+            1..=9 => self.compression_params.level as u32,
+            _ => GZIP_LEVEL,
+        }
+    }
+
+    /// The levels confighttp accepts: gzip -1 (default) or 1–9 (-2, Huffman only, is not
+    /// offered here), zstd any, none only 0.
+    fn check_compression_params(&self) -> Result<(), ComponentConfigError> {
+        let level = self.compression_params.level;
+        let ok = match self.compression {
+            Compression::Gzip => matches!(level, -1..=9),
+            Compression::Zstd => true,
+            Compression::None => level == 0,
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(ComponentConfigError::at(
+            &["compression_params", "level"],
+            match self.compression {
+                Compression::Gzip if level == -2 => {
+                    "gzip level -2 (Huffman only) is not supported; use 1–9 or -1".to_string()
+                }
+                Compression::Gzip => {
+                    format!("unsupported gzip level {level}; use 1–9 or -1 (default)")
+                }
+                _ => format!("level {level} needs a compression (gzip or zstd)"),
+            },
+        ))
+    }
+}
+
 fn create(_id: &ComponentId, raw: &Value) -> Result<Box<dyn Exporter>, ComponentConfigError> {
     let cfg: OtlpHttpConfig = decode(raw)?;
     Ok(Box::new(OtlpHttpExporter::new(cfg)?))
@@ -195,6 +245,7 @@ impl OtlpHttpExporter {
     /// Builds the exporter; connections are made on first use.
     pub fn new(cfg: OtlpHttpConfig) -> Result<Self, ComponentConfigError> {
         let urls = cfg.urls()?;
+        cfg.check_compression_params()?;
         // TLS applies to https:// URLs; http:// ones stay plaintext, as in the collector.
         let tls = cfg.tls.to_client()?;
         cfg.sending_queue.check()?;
@@ -251,10 +302,14 @@ impl OtlpHttpExporter {
                 [one] => one.clone(),
                 _ => Bytes::from(parts.concat()),
             },
-            Compression::Gzip => crate::payload::gzip(GZIP_LEVEL, parts)
+            Compression::Gzip => crate::payload::gzip(self.cfg.gzip_level(), parts)
                 .map_err(|e| ExportError::Permanent(format!("cannot compress body: {e}")))?,
             Compression::Zstd => {
-                let mut enc = zstd::stream::write::Encoder::new(Vec::with_capacity(len / 4), 1)
+                let level = match self.cfg.compression_params.level {
+                    0 => ZSTD_LEVEL,
+                    l => l,
+                };
+                let mut enc = zstd::stream::write::Encoder::new(Vec::with_capacity(len / 4), level)
                     .map_err(io)?;
                 for p in parts {
                     enc.write_all(p).map_err(io)?;
@@ -286,7 +341,7 @@ impl Exporter for OtlpHttpExporter {
             Encoding::Proto => {
                 let body = match self.cfg.compression {
                     // The stream built while the batch grew, when there is one.
-                    Compression::Gzip => data.gzip(GZIP_LEVEL).map_err(|e| {
+                    Compression::Gzip => data.gzip(self.cfg.gzip_level()).map_err(|e| {
                         ExportError::Permanent(format!("cannot compress body: {e}"))
                     })?,
                     _ => self.compress(data.parts())?,
@@ -304,7 +359,7 @@ impl Exporter for OtlpHttpExporter {
 
     fn gzip_level(&self) -> Option<u32> {
         (self.cfg.compression == Compression::Gzip && self.cfg.encoding == Encoding::Proto)
-            .then_some(GZIP_LEVEL)
+            .then(|| self.cfg.gzip_level())
     }
 
     fn queue_settings(&self) -> QueueSettings {
@@ -457,5 +512,43 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn compression_params_take_confighttp_levels() {
+        let level = |v: Value| -> Result<u32, ComponentConfigError> {
+            let c: OtlpHttpConfig = decode(&v).unwrap();
+            c.check_compression_params()?;
+            Ok(c.gzip_level())
+        };
+        let ep = "http://x:4318";
+        assert_eq!(
+            level(json!({"endpoint": ep})).unwrap(),
+            6,
+            "zlib's default, as upstream"
+        );
+        assert_eq!(
+            level(json!({"endpoint": ep, "compression_params": {"level": 1}})).unwrap(),
+            1
+        );
+        assert_eq!(
+            level(json!({"endpoint": ep, "compression_params": {"level": -1}})).unwrap(),
+            6
+        );
+        for bad in [10, -2, -3] {
+            let e =
+                level(json!({"endpoint": ep, "compression_params": {"level": bad}})).unwrap_err();
+            assert_eq!(e.path, ["compression_params", "level"], "{bad}");
+        }
+        let zstd =
+            json!({"endpoint": ep, "compression": "zstd", "compression_params": {"level": 19}});
+        assert!(level(zstd).is_ok());
+        let none =
+            json!({"endpoint": ep, "compression": "none", "compression_params": {"level": 3}});
+        assert!(level(none)
+            .unwrap_err()
+            .message
+            .contains("needs a compression"));
+        assert!(cfg(json!({"endpoint": ep, "compression_params": {"levle": 3}})).is_err());
     }
 }
