@@ -100,31 +100,6 @@ fn proxy(listen: u16, upstream: u16) -> Arc<AtomicU64> {
     sent
 }
 
-/// Sends `traces` two-span traces with the Python SDK; returns their trace IDs.
-fn send(http_port: u16, traces: u32) -> BTreeSet<String> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/send_traces.py");
-    let out = Command::new(python())
-        .arg(script)
-        .args(["--endpoint", &format!("127.0.0.1:{http_port}")])
-        .args(["--traces", &traces.to_string(), "--spans-per-trace", "2"])
-        .output()
-        .expect("run the Python SDK script");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(
-        out.stdout
-            .split(|b| *b == b'\n')
-            .find(|l| l.starts_with(b"{"))
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(v["failures"], 0, "sluice acknowledged every SDK export");
-    v["traces"].as_object().unwrap().keys().cloned().collect()
-}
-
 /// Runs one export path; returns the bytes sluice sent to the backend.
 fn run(compression: &str, fail_first: u32) -> u64 {
     let backend_port = free_port();
@@ -152,7 +127,9 @@ service:
 "#
     ));
     wait_port(http);
-    let sent = send(http, 1500);
+    let sent: BTreeSet<String> = common::send_traces_with_python_sdk(http, 1500, 2, 0.0, "grpcio")
+        .into_keys()
+        .collect();
     assert_eq!(sent.len(), 1500);
     let arrived = wait_until(Duration::from_secs(30), || backend.trace_ids() == sent);
     assert!(

@@ -7,12 +7,10 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use common::sink::Sink;
-use common::{free_port, python, wait_port, wait_until, Sluice};
+use common::{free_port, wait_port, wait_until, Sluice};
 
 fn gateway(ip: &str, port: u16, sink: &Sink) -> Sluice {
     Sluice::start(&format!(
@@ -36,45 +34,7 @@ service:
 
 /// Runs the SDK script; returns trace ID → span IDs.
 fn send(agent: u16, traces: u32, delay_ms: f64, service: &str) -> HashMap<String, Vec<String>> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/send_traces.py");
-    let out = Command::new(python())
-        .arg(script)
-        .args(["--endpoint", &format!("127.0.0.1:{agent}")])
-        .args(["--traces", &traces.to_string(), "--spans-per-trace", "2"])
-        .args(["--delay-ms", &delay_ms.to_string(), "--service", service])
-        .output()
-        .expect("run the Python SDK script");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(
-        out.stdout
-            .split(|b| *b == b'\n')
-            .find(|l| l.starts_with(b"{"))
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(
-        v["failures"], 0,
-        "every export was acknowledged by the agent"
-    );
-    v["traces"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(t, ids)| {
-            (
-                t.clone(),
-                ids.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s.as_str().unwrap().to_string())
-                    .collect(),
-            )
-        })
-        .collect()
+    common::send_traces_with_python_sdk(agent, traces, 2, delay_ms, service)
 }
 
 /// For each sink: trace ID (hex) → span IDs received.

@@ -222,6 +222,26 @@ pub fn split_scheme(endpoint: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// The configured `headers` of an HTTP exporter as header pairs, marked sensitive (their
+/// values are secrets); an invalid name or value is a config error at `headers.NAME`.
+pub fn header_pairs(
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<(http::HeaderName, http::HeaderValue)>, ComponentConfigError> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                ComponentConfigError::at(&["headers", k], "not a valid header name")
+            })?;
+            let mut val = http::HeaderValue::from_str(v).map_err(|_| {
+                ComponentConfigError::at(&["headers", k], "not a valid header value")
+            })?;
+            val.set_sensitive(true);
+            Ok((name, val))
+        })
+        .collect()
+}
+
 /// Adds what every Sluice HTTP export request carries: the User-Agent, the configured
 /// `headers`, and the client authenticator's headers (re-read per request, so rotated tokens
 /// apply at once).

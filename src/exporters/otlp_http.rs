@@ -251,17 +251,7 @@ impl OtlpHttpExporter {
         cfg.sending_queue.check()?;
         check_retry(&cfg.retry_on_failure)?;
         let auth_id = AuthRef::parse(&cfg.auth)?;
-        let mut headers = Vec::new();
-        for (k, v) in &cfg.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                ComponentConfigError::at(&["headers", k], "not a valid header name")
-            })?;
-            let mut val = HeaderValue::from_str(v).map_err(|_| {
-                ComponentConfigError::at(&["headers", k], "not a valid header value")
-            })?;
-            val.set_sensitive(true);
-            headers.push((name, val));
-        }
+        let headers = super::common::header_pairs(&cfg.headers)?;
         Ok(OtlpHttpExporter {
             auth_id,
             auth: None,

@@ -121,17 +121,8 @@ impl GzipFeed {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
-
+    use super::super::gzip_stream::gunzip;
     use super::*;
-
-    fn gunzip(b: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(b)
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    }
 
     fn pieces() -> Vec<Bytes> {
         (0..50)

@@ -123,19 +123,20 @@ pub fn gzip(level: u32, pieces: &[Bytes]) -> Result<Bytes, String> {
     s.finish()
 }
 
+/// Decompresses one gzip member (for tests).
+#[cfg(test)]
+pub(crate) fn gunzip(b: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
-
     use super::*;
-
-    fn gunzip(b: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(b)
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    }
 
     /// Pseudo-random bytes (incompressible on their own).
     fn noise(n: usize) -> Vec<u8> {

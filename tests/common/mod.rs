@@ -210,6 +210,53 @@ pub fn python() -> std::path::PathBuf {
     venv
 }
 
+/// Sends `traces` traces of `spans_per_trace` spans with the Python SDK over OTLP/HTTP to
+/// `127.0.0.1:http_port` (`tests/interop/send_traces.py`), a pause of `delay_ms` after each;
+/// asserts every export was acknowledged and returns trace ID → span IDs (hex).
+#[allow(dead_code)] // not every test binary uses every helper
+pub fn send_traces_with_python_sdk(
+    http_port: u16,
+    traces: u32,
+    spans_per_trace: u32,
+    delay_ms: f64,
+    service: &str,
+) -> std::collections::HashMap<String, Vec<String>> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/send_traces.py");
+    let out = Command::new(python())
+        .arg(script)
+        .args(["--endpoint", &format!("127.0.0.1:{http_port}")])
+        .args(["--traces", &traces.to_string()])
+        .args(["--spans-per-trace", &spans_per_trace.to_string()])
+        .args(["--delay-ms", &delay_ms.to_string(), "--service", service])
+        .output()
+        .expect("run the Python SDK script");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(
+        out.stdout
+            .split(|b| *b == b'\n')
+            .find(|l| l.starts_with(b"{"))
+            .expect("the script's JSON line"),
+    )
+    .unwrap();
+    assert_eq!(v["failures"], 0, "every SDK export was acknowledged");
+    v["traces"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(t, ids)| {
+            let ids = ids.as_array().unwrap().iter();
+            (
+                t.clone(),
+                ids.map(|s| s.as_str().unwrap().to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
 /// An encoded OTLP trace request with one resource and scope holding spans `make(0..n)`.
 pub fn encoded_spans(
     n: usize,

@@ -85,17 +85,7 @@ impl RemoteWriteExporter {
         let tls = cfg.tls.to_client()?;
         let timeout = cfg.timeout;
         let auth_id = AuthRef::parse(&cfg.auth)?;
-        let mut headers = Vec::new();
-        for (k, v) in &cfg.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                ComponentConfigError::at(&["headers", k], "not a valid header name")
-            })?;
-            let mut val = HeaderValue::from_str(v).map_err(|_| {
-                ComponentConfigError::at(&["headers", k], "not a valid header value")
-            })?;
-            val.set_sensitive(true);
-            headers.push((name, val));
-        }
+        let headers = super::common::header_pairs(&cfg.headers)?;
         let settings = Settings {
             namespace: cfg.namespace.clone(),
             strategy: cfg.strategy(),
