@@ -2,9 +2,10 @@
 # Writes benches/link-order/sluice.order, the link order build.rs gives release builds: the
 # functions Sluice executes while starting and while forwarding traces, metrics and logs
 # (OTLP/gRPC and OTLP/HTTP in, batch, OTLP/gRPC out with gzip, the benchmark's pipeline), as
-# valgrind's callgrind records them, in the order it first lists them. Rerun after larger
-# changes to the code on that path, or with another Rust version (symbol names change with
-# it); a stale list still links, it only orders fewer functions.
+# valgrind's callgrind records them, sorted by name (callgrind's own order varies from run to
+# run; within the list order matters little, what counts is that they sit together). Rerun
+# after larger changes to the code on that path, or with another Rust version (symbol names
+# change with it); a stale list still links, it only orders fewer functions.
 #
 # Usage: benches/link-order.sh     (needs valgrind; ~2 minutes after the release build)
 set -euo pipefail
@@ -56,13 +57,15 @@ for signal in traces metrics logs; do
 done
 sleep 1
 kill -TERM "$S"; wait "$S" || true
-# Functions of the binary (text symbols), in callgrind's order, each once.
+# Functions of the binary (text symbols).
 nm --defined-only "$BIN" | awk '$2 ~ /^[tTwW]$/ { print $3 }' | sort -u >"$OUT/text-symbols"
-# Symbol names carry hashes that depend on the compiler version and the profile: the header
-# says which ones the list matches (lld skips `#` comments).
+# The functions callgrind saw run that are the binary's, each once, sorted by name so a rerun
+# changes only the lines of functions that changed. Symbol names carry hashes that depend on
+# the compiler version and the profile: the header says which ones the list matches (lld
+# skips `#` comments).
 {
   echo "# $(rustc --version), cargo build --release: functions a forwarding sluice runs (benches/link-order.sh)"
-  sed -n 's/^fn=//p' "$OUT/callgrind.out" | awk '!seen[$0]++' \
+  sed -n 's/^fn=//p' "$OUT/callgrind.out" | LC_ALL=C sort -u \
     | awk 'NR == FNR { text[$0] = 1; next } text[$0]' "$OUT/text-symbols" -
 } >benches/link-order/sluice.order
 echo "link-order: $(wc -l <benches/link-order/sluice.order) functions in benches/link-order/sluice.order" >&2
