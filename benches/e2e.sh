@@ -214,14 +214,21 @@ run_step() { # signal rate collector_grpc_port sink_http_port
 # Results: R[peer,signal,key]
 declare -A R
 measure() { # peer signal
-  PEER=$1; local signal=$2 g h sg sh
-  g=$(free_port); h=$(free_port); sg=$(free_port); sh=$(free_port)
+  PEER=$1; local signal=$2 g h sg sh attempt
+  sg=$(free_port); sh=$(free_port)
   $PIN0 "$LOADGEN" sink --grpc-listen "127.0.0.1:$sg" --http-listen "127.0.0.1:$sh" --quiet \
     >"$OUT/sink.out" 2>&1 &
   local sink=$!; PIDS+=("$sink")
   wait_port "$sg"; wait_port "$sh"
-  start_collector "$PEER" "$g" "$h" "$sg"
-  sleep 1
+  # A port free_port found can be taken by another socket before the collector binds it (the
+  # collector then exits): start again on other ports.
+  for attempt in 1 2 3; do
+    g=$(free_port); h=$(free_port)
+    start_collector "$PEER" "$g" "$h" "$sg" || true
+    sleep 1
+    kill -0 "$COLLECTOR" 2>/dev/null && break
+    log "$PEER did not start (attempt $attempt), retrying on other ports"
+  done
   local k="$PEER,$signal" max=0 first=1
   for rate in $RATES; do
     run_step "$signal" "$rate" "$g" "$sh"
