@@ -22,6 +22,44 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The concatenation of `parts`, compressed: gzip at `gzip_level`, zstd at `zstd_level`
+    /// (one piece is not copied without compression).
+    pub fn apply(
+        self,
+        gzip_level: u32,
+        zstd_level: i32,
+        parts: &[bytes::Bytes],
+    ) -> Result<bytes::Bytes, String> {
+        use std::io::Write;
+        match self {
+            Compression::None => Ok(match parts {
+                [one] => one.clone(),
+                _ => bytes::Bytes::from(parts.concat()),
+            }),
+            Compression::Gzip => crate::payload::gzip(gzip_level, parts),
+            Compression::Zstd => {
+                let io = |e: std::io::Error| format!("zstd: {e}");
+                let len = parts.iter().map(bytes::Bytes::len).sum::<usize>();
+                let mut enc =
+                    zstd::stream::write::Encoder::new(Vec::with_capacity(len / 4), zstd_level)
+                        .map_err(io)?;
+                for p in parts {
+                    enc.write_all(p).map_err(io)?;
+                }
+                Ok(bytes::Bytes::from(enc.finish().map_err(io)?))
+            }
+        }
+    }
+
+    /// The `grpc-encoding` / `Content-Encoding` name, none without compression.
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Compression::Gzip => Some("gzip"),
+            Compression::Zstd => Some("zstd"),
+            Compression::None => None,
+        }
+    }
+
     /// Parses a `compression:` value; errors list what is supported and suggest the closest.
     pub fn parse(s: &str) -> Result<Compression, ComponentConfigError> {
         match s.trim().to_ascii_lowercase().as_str() {

@@ -8,7 +8,7 @@
 use std::future::poll_fn;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use http::header::{HeaderValue, CONTENT_TYPE, TE};
 use tonic::client::GrpcService;
 use tonic::codec::{CompressionEncoding, Streaming};
@@ -16,43 +16,23 @@ use tonic::metadata::MetadataMap;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+use super::common::Compression;
 use super::grpc_codec::ProstDecoder;
 
-/// How the message bytes are compressed (the `grpc-encoding` sent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WireEncoding {
-    /// Not compressed.
-    Identity,
-    /// gzip.
-    Gzip,
-    /// zstd.
-    Zstd,
-}
-
-impl WireEncoding {
-    fn header(self) -> Option<&'static str> {
-        match self {
-            WireEncoding::Identity => None,
-            WireEncoding::Gzip => Some("gzip"),
-            WireEncoding::Zstd => Some("zstd"),
-        }
-    }
-}
-
-/// Calls `path` with `message` (encoded as `encoding` says), `metadata` and a deadline, and
-/// decodes the response message as `R`.
+/// Calls `path` with `message` (compressed as `compression` says), `metadata` and a
+/// deadline, and decodes the response message as `R`.
 pub async fn unary<R: prost::Message + Default + Send + 'static>(
     mut channel: Channel,
     path: &'static str,
     metadata: MetadataMap,
     message: &[u8],
-    encoding: WireEncoding,
+    compression: Compression,
     timeout: Duration,
 ) -> Result<R, Status> {
     let len = u32::try_from(message.len())
         .map_err(|_| Status::resource_exhausted("request larger than 4 GiB"))?;
     let mut frame = BytesMut::with_capacity(5 + message.len());
-    frame.put_u8(u8::from(encoding != WireEncoding::Identity));
+    frame.put_u8(u8::from(compression != Compression::None));
     frame.put_u32(len);
     frame.put_slice(message);
     let mut req = http::Request::builder()
@@ -71,7 +51,7 @@ pub async fn unary<R: prost::Message + Default + Send + 'static>(
         "grpc-accept-encoding",
         HeaderValue::from_static("gzip,zstd"),
     );
-    if let Some(e) = encoding.header() {
+    if let Some(e) = compression.header() {
         headers.insert("grpc-encoding", HeaderValue::from_static(e));
     }
     headers.insert("grpc-timeout", grpc_timeout(timeout));
@@ -131,33 +111,6 @@ fn grpc_timeout(t: Duration) -> HeaderValue {
         format!("{}S", t.as_secs().min(99_999_999))
     };
     HeaderValue::from_str(&v).expect("digits and a unit")
-}
-
-/// Compresses `message` for the wire as `encoding` says (gzip at `gzip_level`, zstd at its
-/// default level 3, as tonic does).
-pub fn compress(
-    encoding: WireEncoding,
-    gzip_level: u32,
-    message: &[Bytes],
-) -> Result<Bytes, Status> {
-    match encoding {
-        WireEncoding::Identity => Ok(match message {
-            [one] => one.clone(),
-            parts => Bytes::from(parts.concat()),
-        }),
-        WireEncoding::Gzip => crate::payload::gzip(gzip_level, message).map_err(Status::internal),
-        WireEncoding::Zstd => {
-            use std::io::Write;
-            let io = |e: std::io::Error| Status::internal(format!("zstd: {e}"));
-            let len = message.iter().map(Bytes::len).sum::<usize>();
-            let mut enc =
-                zstd::stream::write::Encoder::new(Vec::with_capacity(len / 4), 3).map_err(io)?;
-            for p in message {
-                enc.write_all(p).map_err(io)?;
-            }
-            Ok(Bytes::from(enc.finish().map_err(io)?))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use tonic::transport::{Channel, Endpoint};
 use super::common::{
     check_retry, compression, split_scheme, Compression, QueueConfig, RetryConfig, TlsClientConfig,
 };
-use super::grpc_call::{self, WireEncoding};
+use super::grpc_call;
 use crate::auth::{AuthRef, ClientAuth};
 use crate::component::{ComponentConfigError, ComponentId, ExportError, Exporter, QueueSettings};
 use crate::config::decode::{decode, duration, split_host_port};
@@ -30,6 +30,8 @@ use crate::tls::{https_connector, Alpn, Reloading};
 
 /// The gzip level of gRPC exporters: grpc-go's and tonic's default.
 pub const GZIP_LEVEL: u32 = 6;
+/// The zstd level of gRPC exporters: zstd's default, as tonic uses.
+pub const ZSTD_LEVEL: i32 = 3;
 
 /// The `otlp_grpc` exporter's factory.
 pub const FACTORY: Factory<ExporterCreate> = Factory {
@@ -214,14 +216,6 @@ impl OtlpGrpcExporter {
         Ok(req)
     }
 
-    fn wire_encoding(&self) -> WireEncoding {
-        match self.cfg.compression {
-            Compression::Gzip => WireEncoding::Gzip,
-            Compression::Zstd => WireEncoding::Zstd,
-            Compression::None => WireEncoding::Identity,
-        }
-    }
-
     fn partial(&self, signal: Signal, rejected: i64, message: &str) {
         if rejected > 0 && self.log_once.first(&format!("partial:{message}")) {
             tracing::warn!(endpoint = %self.cfg.endpoint, %signal, rejected, message,
@@ -251,7 +245,7 @@ impl OtlpGrpcExporter {
             path,
             metadata,
             message,
-            self.wire_encoding(),
+            self.cfg.compression,
             self.cfg.timeout,
         )
         .await
@@ -260,13 +254,11 @@ impl OtlpGrpcExporter {
     /// The request compressed as configured: gzip from the stream built while the batch
     /// grew when there is one.
     fn wire_message(&self, data: &Encoded) -> Result<Bytes, ExportError> {
-        let compressed = match self.wire_encoding() {
-            WireEncoding::Gzip => data.gzip(GZIP_LEVEL).map_err(tonic::Status::internal),
-            e => grpc_call::compress(e, GZIP_LEVEL, data.parts()),
-        };
-        compressed.map_err(|s| {
-            ExportError::Permanent(format!("cannot compress request: {}", s.message()))
-        })
+        match self.cfg.compression {
+            Compression::Gzip => data.gzip(GZIP_LEVEL),
+            c => c.apply(GZIP_LEVEL, ZSTD_LEVEL, data.parts()),
+        }
+        .map_err(|e| ExportError::Permanent(format!("cannot compress request: {e}")))
     }
 }
 
@@ -307,8 +299,11 @@ impl OtlpGrpcExporter {
         path: &'static str,
         body: Bytes,
     ) -> Result<R, ExportError> {
-        let message = grpc_call::compress(self.wire_encoding(), GZIP_LEVEL, &[body])
-            .map_err(|s| map_status(&s, &self.cfg.endpoint))?;
+        let message = self
+            .cfg
+            .compression
+            .apply(GZIP_LEVEL, ZSTD_LEVEL, &[body])
+            .map_err(|e| ExportError::Permanent(format!("cannot compress request: {e}")))?;
         self.unary(path, &message)
             .await
             .map_err(|s| map_status(&s, &self.cfg.endpoint))

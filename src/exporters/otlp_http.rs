@@ -2,7 +2,6 @@
 //! bodies, POSTed to `<endpoint>/v1/<signal>` or the per-signal URL overrides.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -285,28 +284,14 @@ impl OtlpHttpExporter {
 
     /// Compresses the concatenation of `parts` as configured.
     fn compress(&self, parts: &[Bytes]) -> Result<Bytes, ExportError> {
-        let io = |e: std::io::Error| ExportError::Permanent(format!("cannot compress body: {e}"));
-        let len: usize = parts.iter().map(Bytes::len).sum();
-        Ok(match self.cfg.compression {
-            Compression::None => match parts {
-                [one] => one.clone(),
-                _ => Bytes::from(parts.concat()),
-            },
-            Compression::Gzip => crate::payload::gzip(self.cfg.gzip_level(), parts)
-                .map_err(|e| ExportError::Permanent(format!("cannot compress body: {e}")))?,
-            Compression::Zstd => {
-                let level = match self.cfg.compression_params.level {
-                    0 => ZSTD_LEVEL,
-                    l => l,
-                };
-                let mut enc = zstd::stream::write::Encoder::new(Vec::with_capacity(len / 4), level)
-                    .map_err(io)?;
-                for p in parts {
-                    enc.write_all(p).map_err(io)?;
-                }
-                Bytes::from(enc.finish().map_err(io)?)
-            }
-        })
+        let zstd_level = match self.cfg.compression_params.level {
+            0 => ZSTD_LEVEL,
+            l => l,
+        };
+        self.cfg
+            .compression
+            .apply(self.cfg.gzip_level(), zstd_level, parts)
+            .map_err(|e| ExportError::Permanent(format!("cannot compress body: {e}")))
     }
 }
 
@@ -374,10 +359,8 @@ impl OtlpHttpExporter {
                 "application/x-protobuf"
             },
         );
-        match self.cfg.compression {
-            Compression::Gzip => req = req.header(http::header::CONTENT_ENCODING, "gzip"),
-            Compression::Zstd => req = req.header(http::header::CONTENT_ENCODING, "zstd"),
-            Compression::None => {}
+        if let Some(e) = self.cfg.compression.header() {
+            req = req.header(http::header::CONTENT_ENCODING, e);
         }
         let req = super::common::with_request_headers(req, &self.headers, self.auth.as_ref())?;
         let req = req
