@@ -197,9 +197,10 @@ impl OtlpGrpcExporter {
         })
     }
 
-    fn request<T>(&self, msg: T) -> Result<tonic::Request<T>, tonic::Status> {
-        let mut req = tonic::Request::new(msg);
-        *req.metadata_mut() = self.metadata.clone();
+    /// The call's metadata: the configured headers and the authenticator's (re-read per
+    /// call, so rotated tokens apply at once). The deadline goes in `grpc_call::unary`.
+    fn metadata(&self) -> Result<MetadataMap, tonic::Status> {
+        let mut metadata = self.metadata.clone();
         if let Some(auth) = &self.auth {
             let headers = auth
                 .headers()
@@ -209,11 +210,10 @@ impl OtlpGrpcExporter {
                     .map_err(|_| tonic::Status::internal("authenticator header name"))?;
                 let val = MetadataValue::try_from(v.as_bytes())
                     .map_err(|_| tonic::Status::internal("authenticator header value"))?;
-                req.metadata_mut().insert(key, val);
+                metadata.insert(key, val);
             }
         }
-        req.set_timeout(self.cfg.timeout);
-        Ok(req)
+        Ok(metadata)
     }
 
     fn partial(&self, signal: Signal, rejected: i64, message: &str) {
@@ -239,11 +239,10 @@ impl OtlpGrpcExporter {
             .channel
             .get()
             .map_err(|e| tonic::Status::unavailable(format!("TLS: {e}")))?;
-        let metadata = self.request(())?.into_parts().0;
         grpc_call::unary(
             channel,
             path,
-            metadata,
+            self.metadata()?,
             message,
             self.cfg.compression,
             self.cfg.timeout,
@@ -255,10 +254,19 @@ impl OtlpGrpcExporter {
     /// grew when there is one.
     fn wire_message(&self, data: &Encoded) -> Result<Bytes, ExportError> {
         match self.cfg.compression {
-            Compression::Gzip => data.gzip(GZIP_LEVEL),
-            c => c.apply(GZIP_LEVEL, ZSTD_LEVEL, data.parts()),
+            Compression::Gzip => data
+                .gzip(GZIP_LEVEL)
+                .map_err(|e| ExportError::Permanent(format!("cannot compress request: {e}"))),
+            _ => self.compress(data.parts()),
         }
-        .map_err(|e| ExportError::Permanent(format!("cannot compress request: {e}")))
+    }
+
+    /// The concatenation of `parts`, compressed as configured.
+    fn compress(&self, parts: &[Bytes]) -> Result<Bytes, ExportError> {
+        self.cfg
+            .compression
+            .apply(GZIP_LEVEL, ZSTD_LEVEL, parts)
+            .map_err(|e| ExportError::Permanent(format!("cannot compress request: {e}")))
     }
 }
 
@@ -299,11 +307,7 @@ impl OtlpGrpcExporter {
         path: &'static str,
         body: Bytes,
     ) -> Result<R, ExportError> {
-        let message = self
-            .cfg
-            .compression
-            .apply(GZIP_LEVEL, ZSTD_LEVEL, &[body])
-            .map_err(|e| ExportError::Permanent(format!("cannot compress request: {e}")))?;
+        let message = self.compress(&[body])?;
         self.unary(path, &message)
             .await
             .map_err(|s| map_status(&s, &self.cfg.endpoint))
